@@ -1,0 +1,41 @@
+"""vidconv — the small library behind the book *3D convolutional networks for video*.
+
+Importing vidconv touches no network and loads no weights.
+"""
+
+from vidconv.blocks import Conv2Plus1d, PerFrameConv2d, midplanes_for_2plus1d
+from vidconv.conv import conv3d, conv_output_size
+from vidconv.counting import count_flops, count_macs, count_parameters
+from vidconv.device import default_device
+from vidconv.receptive_field import (
+    AxisLayer,
+    MeasuredField,
+    cumulative_stride,
+    empirical_receptive_field,
+    frames_reached,
+    layers_along_axis,
+    receptive_field,
+    receptive_field_table,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AxisLayer",
+    "Conv2Plus1d",
+    "MeasuredField",
+    "PerFrameConv2d",
+    "conv3d",
+    "conv_output_size",
+    "count_flops",
+    "count_macs",
+    "count_parameters",
+    "cumulative_stride",
+    "default_device",
+    "empirical_receptive_field",
+    "frames_reached",
+    "layers_along_axis",
+    "midplanes_for_2plus1d",
+    "receptive_field",
+    "receptive_field_table",
+]

@@ -1,0 +1,201 @@
+"""Receptive fields of stacked convolutions and pooling layers, by formula and by measurement.
+
+Along one axis (time, say), a stack of layers with kernel ``k_l``, stride ``s_l`` and dilation
+``d_l`` gives one output unit a receptive field spanning
+
+    R = 1 + sum_l (k_l - 1) * d_l * prod_{j<l} s_j
+
+input samples: each layer widens the window by its own kernel span ``(k_l - 1) * d_l``, measured in
+the units of its input, and one step there is ``prod_{j<l} s_j`` input samples. The stride of a
+layer itself does not widen its own window; it widens every window above it.
+
+The span is not always filled: dilation, or a stride larger than the kernel, leaves input samples
+inside the span that no path reaches. :func:`frames_reached` lists the samples that are reached and
+:func:`empirical_receptive_field` measures them with autograd on a real network.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from vidconv._checks import check_positive_int, check_shape
+
+
+@dataclass(frozen=True)
+class AxisLayer:
+    """One layer's geometry along a single axis."""
+
+    kernel: int
+    stride: int = 1
+    dilation: int = 1
+
+    def __post_init__(self) -> None:
+        check_positive_int(self.kernel, "kernel")
+        check_positive_int(self.stride, "stride")
+        check_positive_int(self.dilation, "dilation")
+
+
+LayerLike = AxisLayer | tuple[int, ...]
+
+
+def _as_layers(layers: Iterable[LayerLike]) -> list[AxisLayer]:
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, Iterable):
+        raise TypeError(f"layers must be a sequence of AxisLayer or (kernel, stride, dilation) tuples, got {type(layers).__name__}")
+    out = []
+    for i, layer in enumerate(layers):
+        if isinstance(layer, AxisLayer):
+            out.append(layer)
+        elif isinstance(layer, tuple) and 1 <= len(layer) <= 3:
+            out.append(AxisLayer(*layer))
+        else:
+            raise TypeError(f"layer {i} must be an AxisLayer or a (kernel[, stride[, dilation]]) tuple, got {layer!r}")
+    return out
+
+
+def receptive_field(layers: Iterable[LayerLike]) -> int:
+    """Span, in input samples, of one output unit of the stack (the formula in the module docstring)."""
+    size, jump = 1, 1
+    for layer in _as_layers(layers):
+        size += (layer.kernel - 1) * layer.dilation * jump
+        jump *= layer.stride
+    return size
+
+
+def cumulative_stride(layers: Iterable[LayerLike]) -> int:
+    """Input samples between neighbouring output units: the product of all strides."""
+    jump = 1
+    for layer in _as_layers(layers):
+        jump *= layer.stride
+    return jump
+
+
+def receptive_field_table(layers: Iterable[LayerLike]) -> list[dict[str, int]]:
+    """Per layer: its geometry, the receptive field of its output units and their cumulative stride."""
+    rows, size, jump = [], 1, 1
+    for i, layer in enumerate(_as_layers(layers), start=1):
+        size += (layer.kernel - 1) * layer.dilation * jump
+        jump *= layer.stride
+        rows.append({"layer": i, "kernel": layer.kernel, "stride": layer.stride, "dilation": layer.dilation,
+                     "receptive_field": size, "cumulative_stride": jump})
+    return rows
+
+
+def frames_reached(layers: Iterable[LayerLike]) -> list[list[int]]:
+    """Which units of every level feed output unit 0 of the top layer (no padding, unbounded input).
+
+    Returns one sorted index list per level, from the input (level 0) to the output (level L).
+    Output unit ``j`` of a layer reads its input units ``j*stride + i*dilation`` for ``i < kernel``.
+    """
+    stack = _as_layers(layers)
+    levels = [[0]]
+    for layer in reversed(stack):
+        below = {j * layer.stride + i * layer.dilation for j in levels[0] for i in range(layer.kernel)}
+        levels.insert(0, sorted(below))
+    return levels
+
+
+def layers_along_axis(model: nn.Module, axis: int = 0) -> list[AxisLayer]:
+    """The geometry along ``axis`` (0 = time, 1 = height, 2 = width) of every 3D conv/pool layer of ``model``.
+
+    Layers are taken in registration order, so this describes plain chains (``nn.Sequential``);
+    branches and skip connections need the measured receptive field instead.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    if axis not in (0, 1, 2):
+        raise ValueError(f"axis must be 0 (time), 1 (height) or 2 (width), got {axis!r}")
+
+    def pick(v: int | tuple[int, ...]) -> int:
+        return v if isinstance(v, int) else v[axis]
+
+    layers = []
+    for m in model.modules():
+        if isinstance(m, nn.Conv3d):
+            layers.append(AxisLayer(pick(m.kernel_size), pick(m.stride), pick(m.dilation)))
+        elif isinstance(m, (nn.MaxPool3d, nn.AvgPool3d)):
+            dilation = pick(m.dilation) if isinstance(m, nn.MaxPool3d) else 1
+            layers.append(AxisLayer(pick(m.kernel_size), pick(m.stride or m.kernel_size), dilation))
+    return layers
+
+
+def _path_counting_copy(model: nn.Module) -> nn.Module:
+    """A copy whose gradient is non-zero exactly where a path to the output exists.
+
+    All conv weights become 1 and biases 0; max pooling (whose gradient reaches only the arg-max)
+    becomes average pooling of the same geometry. With a positive input every activation stays
+    positive, so ReLUs pass everything and no path is lost by cancellation.
+    """
+    clone = copy.deepcopy(model).double().eval()
+    for name, m in list(clone.named_modules()):
+        if isinstance(m, nn.modules.conv._ConvNd):
+            with torch.no_grad():
+                m.weight.fill_(1.0)
+                if m.bias is not None:
+                    m.bias.zero_()
+        if isinstance(m, nn.MaxPool3d):
+            if m.dilation not in (1, (1, 1, 1)):
+                raise ValueError(f"layer {name!r}: dilated max pooling has no average-pooling twin to measure with")
+            avg = nn.AvgPool3d(m.kernel_size, m.stride, m.padding, ceil_mode=m.ceil_mode)
+            parent = clone.get_submodule(name.rpartition(".")[0]) if "." in name else clone
+            setattr(parent, name.rpartition(".")[2], avg)
+    return clone
+
+
+@dataclass(frozen=True)
+class MeasuredField:
+    """Input positions along one axis whose value changes one output unit."""
+
+    positions: tuple[int, ...]
+
+    @property
+    def span(self) -> int:
+        """Distance from the first to the last position reached, inclusive."""
+        return self.positions[-1] - self.positions[0] + 1 if self.positions else 0
+
+    @property
+    def count(self) -> int:
+        """How many positions inside the span are actually reached."""
+        return len(self.positions)
+
+
+def empirical_receptive_field(
+    model: nn.Module, input_shape: Sequence[int], axis: int = 0, output_index: Sequence[int] | None = None
+) -> MeasuredField:
+    """Measure the receptive field of one output unit with autograd.
+
+    Backpropagates from a single output unit (by default the one at the centre of every axis, far
+    from the zero padding) of a path-counting copy of ``model`` and returns the input positions along
+    ``axis`` (0 = T, 1 = H, 2 = W) where the gradient is non-zero.
+
+    Args:
+        model: maps ``(B, C, T, H, W)`` to ``(B, C', T', H', W')``.
+        input_shape: ``(B, C, T, H, W)``; make it large enough that the centre unit's field fits.
+        axis: which axis to report.
+        output_index: ``(t, h, w)`` of the output unit; defaults to the centre.
+    """
+    shape = check_shape(input_shape, "input_shape", ndim=5)
+    if axis not in (0, 1, 2):
+        raise ValueError(f"axis must be 0 (time), 1 (height) or 2 (width), got {axis!r}")
+    probe = _path_counting_copy(model)
+    x = torch.ones(shape, dtype=torch.float64, requires_grad=True)
+    try:
+        y = probe(x)
+    except RuntimeError as err:
+        raise ValueError(f"the model cannot process an input of shape {shape}: {err}") from err
+    if not isinstance(y, torch.Tensor) or y.dim() != 5:
+        got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+        raise ValueError(f"the model must return a (B, C, T, H, W) tensor to measure a receptive field, got {got}")
+    if output_index is None:
+        output_index = tuple(s // 2 for s in y.shape[2:])
+    if len(output_index) != 3 or any(not 0 <= i < s for i, s in zip(output_index, y.shape[2:])):
+        raise ValueError(f"output_index must be a (t, h, w) inside the output {tuple(y.shape[2:])}, got {tuple(output_index)}")
+    y[(0, 0, *output_index)].backward()
+    grad = x.grad[0].abs().sum(dim=0)  # (T, H, W)
+    other = tuple(d for d in range(3) if d != axis)
+    reached = grad.sum(dim=other) > 0  # (size along axis,)
+    return MeasuredField(tuple(int(i) for i in torch.nonzero(reached).flatten()))

@@ -1,0 +1,65 @@
+"""How the book's site shows vidconv's figures without a kernel and without a network.
+
+Loaded only by the book build (``sphinx.extra_extensions`` in ``_config.yml`` and the myst-nb entry
+point in ``pyproject.toml``); importing vidconv never imports this module.
+
+* :class:`PlotlyMimeRenderer` turns a cell's plotly JSON output into a ``<div>`` drawn by
+  ``Plotly.newPlot``. myst-nb cannot render that mime type by itself.
+* :func:`setup` adds the locally served ``plotly.min.js`` to the pages that have a figure (and only
+  to those), asks the notebooks' kernels for static figures, and disables the Output-widget state
+  sync that can stall an execution for a full cell timeout (nbclient issue #312).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any
+
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+FIGURE_CLASS = "vidconv-plotly"
+PLOTLY_JS = "plotly.min.js"
+
+
+class PlotlyMimeRenderer:
+    """myst-nb mime renderer plugin for plotly figures."""
+
+    # Lower is preferred; 5 puts a figure ahead of every other representation of the same output.
+    mime_priority_overrides = [("html", PLOTLY_MIME, 5)]
+
+    @staticmethod
+    def handle_mime(renderer: Any, data: Any, inline: bool) -> list[Any] | None:
+        if data.mime_type != PLOTLY_MIME or inline:
+            return None
+        import plotly.io as pio
+        from docutils import nodes
+
+        figure = json.loads(data.content) if isinstance(data.content, str) else data.content
+        # A content hash keeps the page identical from one build to the next.
+        digest = hashlib.sha1(json.dumps(figure, sort_keys=True).encode()).hexdigest()[:12]
+        html = pio.to_html(
+            figure, include_plotlyjs=False, full_html=False, auto_play=False, validate=False,
+            div_id=f"{FIGURE_CLASS}-{digest}", config={"responsive": True, "displaylogo": False},
+        )
+        return [nodes.raw("", f'<div class="{FIGURE_CLASS}">{html}</div>', format="html")]
+
+
+def _add_plotly_where_needed(app: Any, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+    if FIGURE_CLASS in context.get("body", ""):
+        app.add_js_file(PLOTLY_JS, priority=400)
+
+
+def _disable_output_widget_sync() -> None:
+    try:
+        from nbclient.output_widget import OutputWidget
+    except ImportError:
+        return
+    OutputWidget.sync_state = lambda self: None
+
+
+def setup(app: Any) -> dict[str, Any]:
+    os.environ["VIDCONV_STATIC_FIGURES"] = "1"  # inherited by the kernels the build starts
+    _disable_output_widget_sync()
+    app.connect("html-page-context", _add_plotly_where_needed)
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
