@@ -12,6 +12,7 @@ OFFLINE := http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 HTTP_PRO
 .PHONY: book test setup assets browser notebooks clean
 
 book: setup
+	rm -rf _build
 	$(OFFLINE) $(JB) build . -W -n --keep-going --all
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 

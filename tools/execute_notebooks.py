@@ -26,6 +26,9 @@ def main(paths: list[str]) -> int:
         nb = nbformat.read(path, as_version=4)
         start = time.perf_counter()
         NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+        # Saved widget state would make the site load the widget manager for widgets it never shows
+        # (the build draws static figures); a reader's Jupyter recreates the widgets when it runs the cell.
+        nb.metadata.pop("widgets", None)
         nbformat.write(nb, path)
         print(f"{path.relative_to(ROOT)}: executed in {time.perf_counter() - start:.1f} s")
     return 0

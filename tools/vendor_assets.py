@@ -36,9 +36,14 @@ def main() -> int:
     shutil.copytree(NODE / "mathjax/es5", VENDOR / "mathjax")
     shutil.copy(NODE / "requirejs/require.js", VENDOR / "require.js")
     (VENDOR / "require-config.js").write_text(REQUIRE_CONFIG)
+    # The widget bundle asks for its fonts under <baseUrl>/@jupyter-widgets/html-manager/dist/.
+    fonts = VENDOR / "@jupyter-widgets/html-manager/dist"
+    fonts.mkdir(parents=True)
     for f in (NODE / "@jupyter-widgets/html-manager/dist").iterdir():
-        if f.suffix in {".js", ".woff", ".woff2", ".ttf", ".eot", ".svg"}:
+        if f.suffix == ".js":
             shutil.copy(f, VENDOR / f.name)
+        elif f.suffix in {".woff", ".woff2", ".ttf", ".eot", ".svg"}:
+            shutil.copy(f, fonts / f.name)
     shutil.copy(pathlib.Path(plotly.__file__).parent / "package_data/plotly.min.js", VENDOR / "plotly.min.js")
     print(f"vendor_assets: {sum(1 for _ in VENDOR.rglob('*'))} files in {VENDOR.relative_to(ROOT)}/")
     return 0

@@ -93,7 +93,7 @@ def _uniform_stack(kernel: int, stride: int, dilation: int, depth: int) -> list[
 
 def _style_receptive_field(fig: go.Figure, depth: int) -> go.Figure:
     fig.update_layout(
-        height=380, margin={"l": 60, "r": 20, "t": 60, "b": 40}, template="plotly_white",
+        height=440, margin={"l": 60, "r": 20, "t": 60, "b": 40}, template="plotly_white",
         legend={"orientation": "h", "y": -0.18},
         xaxis={"title": "input frame"},
         yaxis={"title": "layer", "range": [-0.5, depth + 0.5], "dtick": 1},
@@ -151,7 +151,7 @@ def receptive_field_explorer(
         menu=[(f"kernel {k}, stride {s}, dilation {d}", (k, s, d)) for k, s, d in settings],
         slider=[(str(d), d) for d in depths],
         slider_prefix="depth: ",
-        start=(0, min(2, len(depths) - 1)),
+        start=(settings.index((3, 1, 1)) if (3, 1, 1) in settings else 0, min(2, len(depths) - 1)),
         style=lambda fig: _style_receptive_field(fig, max_depth),
         title=lambda label, slider_value, text: f"{label}, depth {slider_value}: {text}",
     )
@@ -167,6 +167,7 @@ def _menu_and_slider_figure(
     style: Callable[[go.Figure], go.Figure],
     title: Callable[[str, Any, str], str],
     make_figure: Callable[[], go.Figure] = go.Figure,
+    menu_y: float = 1.04,
 ) -> go.Figure:
     """A figure with every (menu entry, slider step) pair drawn as hidden traces.
 
@@ -181,7 +182,7 @@ def _menu_and_slider_figure(
         first = len(fig.data)
         for trace in traces:
             trace.visible = (m, s) == start
-            if hasattr(trace, "showlegend") and (m, s) != (0, 0):
+            if hasattr(trace, "showlegend") and (m, s) != start:
                 trace.showlegend = False
             fig.add_trace(trace, **getattr(trace, "_vidconv_cell", {}))
         blocks[(m, s)] = range(first, len(fig.data))
@@ -209,10 +210,12 @@ def _menu_and_slider_figure(
     fig.update_layout(
         title={"text": titles[start]},
         sliders=[slider_for(m0, s0)],
-        updatemenus=[{"buttons": buttons, "active": m0, "direction": "down", "x": 1.0, "xanchor": "right",
-                      "y": 1.22, "yanchor": "top", "showactive": True}],
+        updatemenus=[{"buttons": buttons, "active": m0, "direction": "down", "x": 0.0, "xanchor": "left",
+                      "y": menu_y, "yanchor": "bottom", "showactive": True}],
     )
-    return style(fig)
+    style(fig)
+    fig.update_layout(margin={"t": 130}, title={"y": 0.97, "yanchor": "top"})  # room for the menu under the title
+    return fig
 
 
 # --------------------------------------------------------------------------- kernels
@@ -249,7 +252,7 @@ def _kernel_subplots(frames: int) -> go.Figure:
 
 
 def _kernel_style(fig: go.Figure) -> go.Figure:
-    fig.update_layout(height=330, margin={"l": 20, "r": 20, "t": 90, "b": 20}, template="plotly_white")
+    fig.update_layout(height=360, margin={"l": 20, "r": 20, "t": 90, "b": 20}, template="plotly_white")
     return fig
 
 
@@ -300,4 +303,5 @@ def kernel_viewer(weight: torch.Tensor, *, static: bool | None = None, max_kerne
         style=_kernel_style,
         title=lambda label, o, _: f"kernel {o} ({label}) as slices over time",
         make_figure=lambda: _kernel_subplots(w.shape[2]),
+        menu_y=1.25,
     )

@@ -1,0 +1,48 @@
+"""Session report for `make test`: notebooks executed (slowest first), pages checked, and the time budget.
+
+nbval runs every chapter as one test item per cell; here the cells' times are summed per notebook.
+A notebook that takes longer than NOTEBOOK_BUDGET_S on this machine fails the run.
+"""
+
+from __future__ import annotations
+
+import collections
+
+import pytest
+
+NOTEBOOK_BUDGET_S = 60.0
+
+_notebook_seconds: dict[str, float] = collections.defaultdict(float)
+_site: dict = {"pages": [], "figures": 0}
+
+
+@pytest.fixture(scope="session")
+def site_report() -> dict:
+    return _site
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    path = report.nodeid.split("::")[0]
+    if path.endswith(".ipynb"):
+        _notebook_seconds[path] += report.duration
+
+
+def _over_budget() -> list[str]:
+    return [nb for nb, s in _notebook_seconds.items() if s > NOTEBOOK_BUDGET_S]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _over_budget() and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    tr = terminalreporter
+    tr.section("vidconv book report")
+    tr.write_line(f"notebooks executed: {len(_notebook_seconds)}")
+    for nb, seconds in sorted(_notebook_seconds.items(), key=lambda kv: -kv[1]):
+        flag = "  OVER BUDGET" if seconds > NOTEBOOK_BUDGET_S else ""
+        tr.write_line(f"  {seconds:6.1f} s  {nb}{flag}")
+    tr.write_line(f"pages checked in the browser: {len(_site['pages'])} ({_site['figures']} plotly figures drawn)")
+    for nb in _over_budget():
+        tr.write_line(f"FAILED: {nb} took longer than the {NOTEBOOK_BUDGET_S:.0f} s budget per notebook")

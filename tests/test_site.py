@@ -1,0 +1,191 @@
+"""Build the site the way `make book` does, then open every page in a real browser (Debian's Chromium).
+
+Checks: the build passes with warnings as errors and offline; no page loads anything from outside the
+site; no console errors beyond the allow-list; every plotly figure is drawn; moving a slider redraws
+a figure; math is typeset; the pages show what the current code computes.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import inspect
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import threading
+
+import pytest
+import yaml
+
+import vidconv
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+# Console noise that every Jupyter Book 1 page produces, whatever the book contains.
+ALLOWED_CONSOLE = [
+    "THEBE_JS_URL",  # sphinx-thebe declares this constant in two scripts it adds to every page
+    "Got invalid theme mode",  # pydata-sphinx-theme before the stored theme preference exists
+]
+ALLOWED_FAILED = ["/favicon.ico"]  # the browser asks for it; the book has none
+OFFLINE_ENV = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9",
+               "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",
+               "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
+
+
+@pytest.fixture(scope="session")
+def built_site() -> pathlib.Path:
+    shutil.rmtree(ROOT / "_build", ignore_errors=True)  # no page of an earlier build may survive
+    jupyter_book = pathlib.Path(sys.executable).parent / "jupyter-book"
+    result = subprocess.run([str(jupyter_book), "build", ".", "-W", "-n", "--keep-going", "--all"], cwd=ROOT,
+                            env={**os.environ, **OFFLINE_ENV}, capture_output=True, text=True, timeout=1800)
+    log = result.stdout + result.stderr
+    problems = [line for line in log.splitlines() if re.search(r"WARNING|ERROR|Traceback", line)
+                and "Kernel is running over TCP" not in line]
+    assert result.returncode == 0 and not problems, "\n".join(problems) or log[-5000:]
+    return HTML
+
+
+def content_pages(site: pathlib.Path) -> list[pathlib.Path]:
+    return sorted(p for p in site.rglob("*.html") if not {"_static", "_sources", "_images"} & set(p.relative_to(site).parts))
+
+
+def test_every_toc_entry_became_a_page(built_site):
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    for f in files:
+        assert (built_site / f"{f}.html").exists(), f
+
+
+def test_pages_load_nothing_from_outside(built_site):
+    pattern = re.compile(r"""<(?:script|img|iframe)[^>]+src=["'](?:https?:)?//|<link[^>]+href=["'](?:https?:)?//[^"']+["'][^>]*rel=["']stylesheet""")
+    for page in content_pages(built_site):
+        html = page.read_text()
+        assert not pattern.search(html), f"{page.name} loads {pattern.search(html).group(0)}"
+
+
+def test_site_shows_outputs_of_the_current_code(built_site):
+    # The build executes every chapter (execute_notebooks: force); the page must show the source of
+    # vidconv.conv3d as it is now, not as it was when the notebook was last saved.
+    assert yaml.safe_load((ROOT / "_config.yml").read_text())["execute"]["execute_notebooks"] == "force"
+    from bs4 import BeautifulSoup
+
+    text = BeautifulSoup((built_site / "chapters/01_convolution_3d.html").read_text(), "html.parser").get_text()
+    squash = functools.partial(re.sub, r"\s+", "")
+    assert squash(inspect.getsource(vidconv.conv3d)) in squash(text)
+
+
+@pytest.fixture(scope="session")
+def server(built_site):
+    handler = functools.partial(QuietHandler, directory=str(built_site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def open_page(browser, url: str, base: str):
+    """Open url; return (page, problems) where problems lists console errors and failed or outside requests."""
+    page = browser.new_page()
+    problems: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith(base) or r.request.url.startswith("data:"):
+            r.continue_()
+        else:
+            problems.append(f"request outside the site: {r.request.url}")
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("console", lambda m: m.type == "error" and not any(a in m.text for a in ALLOWED_CONSOLE)
+            and not any(a in (m.location or {}).get("url", "") for a in ALLOWED_FAILED)
+            and problems.append(f"console error: {m.text}"))
+    page.on("pageerror", lambda e: not any(a in str(e) for a in ALLOWED_CONSOLE) and problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: r.url.startswith(base) and not any(r.url.endswith(a) for a in ALLOWED_FAILED)
+            and problems.append(f"failed request: {r.url}"))
+    page.on("response", lambda r: r.status >= 400 and not any(r.url.endswith(a) for a in ALLOWED_FAILED)
+            and problems.append(f"HTTP {r.status}: {r.url}"))
+    page.goto(url, wait_until="load")
+    page.wait_for_load_state("networkidle")
+    return page, problems
+
+
+def test_every_page_in_a_real_browser(built_site, server, browser, site_report):
+    pages = content_pages(built_site)
+    figures_total = 0
+    for path in pages:
+        rel = path.relative_to(built_site).as_posix()
+        page, problems = open_page(browser, f"{server}/{rel}", server)
+        figures = page.locator(".vidconv-plotly")
+        for i in range(figures.count()):
+            figures.nth(i).locator(".main-svg").first.wait_for(timeout=15000)
+        figures_total += figures.count()
+        if page.locator("div.math, span.math").count():
+            page.locator("mjx-container").first.wait_for(timeout=15000)
+        page.close()
+        assert not problems, f"{rel}:\n" + "\n".join(problems)
+        site_report["pages"].append(rel)
+    site_report["figures"] = figures_total
+    assert figures_total >= 2
+
+
+def visible_state(page, index: int) -> dict:
+    return page.evaluate(
+        """i => { const gd = document.querySelectorAll('.vidconv-plotly .plotly-graph-div')[i];
+                  return { active: gd._fullLayout.sliders[0].active,
+                           title: gd.querySelector('.gtitle') ? gd.querySelector('.gtitle').textContent : '',
+                           points: gd.querySelectorAll('.scatterlayer .point, .heatmaplayer image').length,
+                           visible: gd.data.map(t => t.visible === true) }; }""", index)
+
+
+def test_moving_a_slider_redraws_the_figure(built_site, server, browser):
+    page, problems = open_page(browser, f"{server}/chapters/01_convolution_3d.html", server)
+    graphs = page.locator(".vidconv-plotly .plotly-graph-div")
+    graphs.first.locator(".main-svg").first.wait_for()
+    with_slider = [i for i in range(graphs.count())
+                   if page.evaluate("i => (document.querySelectorAll('.vidconv-plotly .plotly-graph-div')[i]._fullLayout.sliders || []).length", i)]
+    assert with_slider, "no figure with a slider on chapter 1"
+    index = with_slider[0]
+    graph = graphs.nth(index)
+    graph.scroll_into_view_if_needed()
+    before = visible_state(page, index)
+    rail = graph.locator(".slider-rail-rect").first.bounding_box()
+    page.mouse.click(rail["x"] + rail["width"] - 3, rail["y"] + rail["height"] / 2)  # drag-free move to the last step
+    page.wait_for_timeout(500)
+    after = visible_state(page, index)
+    assert after["active"] != before["active"]
+    assert after["visible"] != before["visible"]
+    assert after["title"] != before["title"] and after["points"] != before["points"]
+    # The menu swaps the setting: the figure changes again.
+    graph.locator(".updatemenu-header-group").first.click()
+    page.wait_for_timeout(300)
+    graph.locator(".updatemenu-dropdown-button").nth(4).click()
+    page.wait_for_timeout(500)
+    assert visible_state(page, index)["visible"] != after["visible"]
+    page.close()
+    assert not problems, "\n".join(problems)
