@@ -7,13 +7,13 @@ import torch
 from torch import nn
 
 import vidconv
-from vidconv import AxisLayer, empirical_receptive_field, frames_reached, receptive_field
+from vidconv import AxisLayer, empirical_receptive_field, frames_reached, receptive_field, temporal_stack
 
 
-def temporal_stack(layers, pool_every: int = 0) -> nn.Sequential:
+def temporal_stack_with_pooling(layers, pool_every: int) -> nn.Sequential:
     modules = []
     for i, layer in enumerate(layers):
-        if pool_every and i % pool_every == pool_every - 1:
+        if i % pool_every == pool_every - 1:
             modules.append(nn.MaxPool3d((layer.kernel, 1, 1), stride=(layer.stride, 1, 1), dilation=(layer.dilation, 1, 1)))
         else:
             modules.append(nn.Conv3d(1, 1, (layer.kernel, 1, 1), stride=(layer.stride, 1, 1), dilation=(layer.dilation, 1, 1)))
@@ -39,7 +39,7 @@ def test_formula_equals_gradient_span(seed):
 
 def test_max_pooling_is_measured_like_its_average_twin():
     layers = [AxisLayer(3), AxisLayer(2, 2), AxisLayer(3), AxisLayer(2, 2), AxisLayer(3)]
-    net = temporal_stack(layers, pool_every=2)
+    net = temporal_stack_with_pooling(layers, pool_every=2)
     assert empirical_receptive_field(net, (1, 1, 64, 1, 1)).span == receptive_field(layers) == 18
 
 
@@ -73,6 +73,8 @@ def test_receptive_field_table_rows():
     (lambda: empirical_receptive_field(nn.Conv3d(1, 1, 3), (1, 1, 8, 8, 8), axis=3), ValueError, "axis must be"),
     (lambda: empirical_receptive_field(nn.Flatten(), (1, 1, 8, 8, 8)), ValueError, "must return a \\(B, C, T, H, W\\)"),
     (lambda: vidconv.layers_along_axis("net"), TypeError, "model must be an nn.Module"),
+    (lambda: empirical_receptive_field("net", (1, 1, 8, 8, 8)), TypeError, "model must be an nn.Module"),
+    (lambda: temporal_stack([(3, 1)], channels=0), ValueError, "channels must be >= 1"),
 ])
 def test_errors(call, error, message):
     with pytest.raises(error, match=message):

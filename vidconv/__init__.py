@@ -16,6 +16,7 @@ from vidconv.receptive_field import (
     layers_along_axis,
     receptive_field,
     receptive_field_table,
+    temporal_stack,
 )
 
 __version__ = "0.1.0"
@@ -38,4 +39,5 @@ __all__ = [
     "midplanes_for_2plus1d",
     "receptive_field",
     "receptive_field_table",
+    "temporal_stack",
 ]

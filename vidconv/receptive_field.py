@@ -99,6 +99,18 @@ def frames_reached(layers: Iterable[LayerLike]) -> list[list[int]]:
     return levels
 
 
+def temporal_stack(layers: Iterable[LayerLike], channels: int = 1) -> nn.Sequential:
+    """A network of ``Conv3d`` layers that act along time only: kernel ``(k, 1, 1)`` for each given layer.
+
+    Its temporal receptive field is that of ``layers``, so it lets a gradient check any formula for them.
+    """
+    channels = check_positive_int(channels, "channels")
+    return nn.Sequential(*(
+        nn.Conv3d(channels, channels, (layer.kernel, 1, 1), stride=(layer.stride, 1, 1), dilation=(layer.dilation, 1, 1))
+        for layer in _as_layers(layers)
+    ))
+
+
 def layers_along_axis(model: nn.Module, axis: int = 0) -> list[AxisLayer]:
     """The geometry along ``axis`` (0 = time, 1 = height, 2 = width) of every 3D conv/pool layer of ``model``.
 
@@ -178,6 +190,8 @@ def empirical_receptive_field(
         axis: which axis to report.
         output_index: ``(t, h, w)`` of the output unit; defaults to the centre.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     shape = check_shape(input_shape, "input_shape", ndim=5)
     if axis not in (0, 1, 2):
         raise ValueError(f"axis must be 0 (time), 1 (height) or 2 (width), got {axis!r}")
