@@ -32,17 +32,19 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 assets: _vendor/.done
 
 _vendor/.done: package.json package-lock.json tools/vendor_assets.py $(VENV)/.installed
+	@command -v npm >/dev/null || $(call apt_install,nodejs npm)
 	npm ci --no-audit --no-fund --ignore-scripts
 	$(PY) tools/vendor_assets.py
 	touch $@
 
 # Debian's Chromium for the browser test (never `playwright install`: it downloads a browser).
 browser:
-	@if [ ! -x /usr/bin/chromium ]; then \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
-	fi
+	@[ -x /usr/bin/chromium ] || $(call apt_install,chromium)
 	@/usr/bin/chromium --version
+
+# $(call apt_install,PACKAGES): install Debian packages, with sudo unless already root.
+apt_install = ( SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(1) >/dev/null )
 
 # Re-execute the chapters on the CPU so their committed outputs match the code; commit the result.
 notebooks: setup
