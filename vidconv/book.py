@@ -43,7 +43,7 @@ class Table:
         return "\n".join(lines)
 
     def _repr_markdown_(self) -> str:
-        head = "| " + " | ".join(self.columns) + " |"
+        head = "| " + " | ".join(c.replace("|", "\\|") for c in self.columns) + " |"
         rule = "|" + "|".join("---:" for _ in self.columns) + "|"
         body = ["| " + " | ".join(v.replace("|", "\\|") for v in row) + " |" for row in self._cells()]
         return "\n".join([head, rule, *body])

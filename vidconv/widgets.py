@@ -94,7 +94,7 @@ def _uniform_stack(kernel: int, stride: int, dilation: int, depth: int) -> list[
 def _style_receptive_field(fig: go.Figure, depth: int) -> go.Figure:
     fig.update_layout(
         height=440, margin={"l": 60, "r": 20, "t": 60, "b": 40}, template="plotly_white",
-        legend={"orientation": "h", "y": -0.18},
+        legend={"orientation": "h", "x": 1.0, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
         xaxis={"title": "input frame"},
         yaxis={"title": "layer", "range": [-0.5, depth + 0.5], "dtick": 1},
     )
