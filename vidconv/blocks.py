@@ -1,10 +1,19 @@
 """Convolution building blocks that differ in how they treat time.
 
 * :class:`PerFrameConv2d` — a 2D convolution applied to every frame on its own (no temporal extent).
-* ``nn.Conv3d`` — the full spatio-temporal convolution.
+* :class:`FullConv3d` — the full ``3 x 3 x 3`` spatio-temporal convolution (R3D).
+* :class:`Conv3dNoTemporal` — a ``1 x 3 x 3`` convolution: 3D in layout, 2D in effect (the upper layers of MC3).
 * :class:`Conv2Plus1d` — a spatial ``1 x d x d`` convolution followed by a temporal ``t x 1 x 1`` one,
   with the intermediate width chosen so that it has as many parameters as the full 3D convolution
   (Tran et al., 2018, "A Closer Look at Spatiotemporal Convolutions for Action Recognition").
+* :class:`ConvBnReLU3d` — convolution, batch norm, ReLU: the unit of Inception networks.
+* :class:`SeparableConv3d` — S3D's spatial-then-temporal convolution, each with batch norm and ReLU
+  (Xie et al., 2018, "Rethinking Spatiotemporal Feature Learning").
+* :class:`SelfGating` — S3D-G's feature gating: channels rescaled by a sigmoid of their global average.
+
+The first three are the *conv builders* of the video ResNets: they share the signature
+``(in_channels, out_channels, mid_channels, *, stride)`` and say through ``downsample_stride`` how the
+matching shortcut must stride. Their child layout matches torchvision's, so state dicts carry over.
 
 All take and return clips laid out as ``(B, C, T, H, W)``.
 """
@@ -27,6 +36,48 @@ def midplanes_for_2plus1d(in_channels: int, out_channels: int, temporal_kernel: 
     t = check_positive_int(temporal_kernel, "temporal_kernel")
     d = check_positive_int(spatial_kernel, "spatial_kernel")
     return (t * d * d * n_in * n_out) // (d * d * n_in + t * n_out)
+
+
+def _check_clip_channels(x: torch.Tensor, channels: int) -> None:
+    check_tensor(x, "clip", ndim=5, layout="(B, C, T, H, W)")
+    if x.shape[1] != channels:
+        raise ValueError(f"expected {channels} input channels, got a clip of shape {tuple(x.shape)}")
+
+
+class FullConv3d(nn.Conv3d):
+    """A ``3 x 3 x 3`` convolution without bias, striding alike in time and space (R3D's conv builder)."""
+
+    def __init__(self, in_channels: int, out_channels: int, mid_channels: int | None = None, *,
+                 stride: int = 1, padding: int = 1) -> None:
+        # mid_channels is accepted and ignored so that all conv builders share one signature.
+        super().__init__(in_channels, out_channels, kernel_size=3, stride=stride, padding=padding, bias=False)
+
+    @staticmethod
+    def downsample_stride(stride: int) -> tuple[int, int, int]:
+        """Stride of the 1x1x1 shortcut that must match this conv's output grid."""
+        return (stride, stride, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        _check_clip_channels(x, self.in_channels)
+        return super().forward(x)
+
+
+class Conv3dNoTemporal(nn.Conv3d):
+    """A ``1 x 3 x 3`` convolution without bias: each frame is filtered alone (MC3's upper layers)."""
+
+    def __init__(self, in_channels: int, out_channels: int, mid_channels: int | None = None, *,
+                 stride: int = 1, padding: int = 1) -> None:
+        super().__init__(in_channels, out_channels, kernel_size=(1, 3, 3), stride=(1, stride, stride),
+                         padding=(0, padding, padding), bias=False)
+
+    @staticmethod
+    def downsample_stride(stride: int) -> tuple[int, int, int]:
+        """Time is never strided by this conv, so neither is its shortcut."""
+        return (1, stride, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        _check_clip_channels(x, self.in_channels)
+        return super().forward(x)
 
 
 class Conv2Plus1d(nn.Sequential):
@@ -70,10 +121,13 @@ class Conv2Plus1d(nn.Sequential):
         )
         self.in_channels = in_channels
 
+    @staticmethod
+    def downsample_stride(stride: int) -> tuple[int, int, int]:
+        """The block strides time (second conv) and space (first conv), so the shortcut strides both."""
+        return (stride, stride, stride)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        check_tensor(x, "clip", ndim=5, layout="(B, C, T, H, W)")
-        if x.shape[1] != self.in_channels:
-            raise ValueError(f"expected {self.in_channels} input channels, got a clip of shape {tuple(x.shape)}")
+        _check_clip_channels(x, self.in_channels)
         return super().forward(x)
 
 
@@ -87,10 +141,58 @@ class PerFrameConv2d(nn.Module):
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=pad, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        check_tensor(x, "clip", ndim=5, layout="(B, C, T, H, W)")
-        if x.shape[1] != self.conv.in_channels:
-            raise ValueError(f"expected {self.conv.in_channels} input channels, got a clip of shape {tuple(x.shape)}")
+        _check_clip_channels(x, self.conv.in_channels)
         b, c, t, h, w = x.shape
         frames = x.transpose(1, 2).reshape(b * t, c, h, w)  # (B*T, C, H, W)
         y = self.conv(frames)  # (B*T, C', H', W')
         return y.reshape(b, t, *y.shape[1:]).transpose(1, 2)  # (B, C', T, H', W')
+
+
+def batch_norm_3d(channels: int) -> nn.BatchNorm3d:
+    """Batch norm as in the TensorFlow-trained Inception video nets (I3D, S3D): eps 1e-3, momentum 1e-3."""
+    return nn.BatchNorm3d(channels, eps=1e-3, momentum=1e-3)
+
+
+class ConvBnReLU3d(nn.Sequential):
+    """Convolution (no bias), batch norm, ReLU; "same" padding for odd kernels. Children ``0``, ``1``, ``2``."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int, int] = 1,
+                 stride: int | tuple[int, int, int] = 1) -> None:
+        k = (kernel_size,) * 3 if isinstance(kernel_size, int) else tuple(kernel_size)
+        super().__init__(
+            nn.Conv3d(in_channels, out_channels, k, stride=stride, padding=tuple((n - 1) // 2 for n in k), bias=False),
+            batch_norm_3d(out_channels),
+            nn.ReLU(inplace=True),
+        )
+
+
+class SeparableConv3d(nn.Sequential):
+    """S3D's separable convolution: ``1 x k x k`` then ``k x 1 x 1``, each followed by batch norm and ReLU.
+
+    Unlike :class:`Conv2Plus1d` the middle width equals ``out_channels``, so it has fewer parameters
+    than the full ``k x k x k`` convolution it replaces.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1) -> None:
+        check_positive_int(kernel_size, "kernel_size")
+        check_positive_int(stride, "stride")
+        super().__init__(
+            ConvBnReLU3d(in_channels, out_channels, (1, kernel_size, kernel_size), stride=(1, stride, stride)),
+            ConvBnReLU3d(out_channels, out_channels, (kernel_size, 1, 1), stride=(stride, 1, 1)),
+        )
+
+
+class SelfGating(nn.Module):
+    """S3D-G feature gating: ``x * sigmoid(W mean(x) + b)`` with the mean over time and space, per channel.
+
+    Lets global context switch whole channels on or off at the cost of one ``C x C`` linear map.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(check_positive_int(channels, "channels"), channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        _check_clip_channels(x, self.fc.in_features)
+        gate = torch.sigmoid(self.fc(x.mean(dim=(2, 3, 4))))  # (B, C)
+        return x * gate[:, :, None, None, None]  # (B, C, T, H, W)
