@@ -13,7 +13,7 @@ from torchvision.models import video as tv
 import vidconv
 import vidconv.models as M
 from vidconv.models import weights as W
-from vidconv.summary import summary
+from vidconv.model_summary import summary
 
 SHARED = [  # builder name, clip that the network accepts, torchvision weights enum
     ("r3d_18", (2, 3, 8, 64, 64), tv.R3D_18_Weights),
@@ -238,6 +238,7 @@ BAD_INPUTS = [
     ("weights with other classes", lambda: M.r2plus1d_18(weights="DEFAULT", num_classes=10), ValueError, "has 400 classes"),
     ("gated s3d with weights", lambda: M.s3d(weights="DEFAULT", gating=True), ValueError, "no self-gating"),
     ("dropout out of range", lambda: M.s3d(dropout=1.5), ValueError, "dropout must be in"),
+    ("c3d negative dropout", lambda: M.c3d(dropout=-0.1), ValueError, "dropout must be in"),
     ("inflate a linear layer", lambda: M.inflate_conv(nn.Linear(2, 2)), TypeError, "nn.Conv2d"),
     ("inflate with bad init", lambda: M.inflate_conv(nn.Conv2d(2, 2, 3), init="random"), ValueError, "'mean' or 'center'"),
     ("inflate pool of unknown kind", lambda: M.inflate_pool(nn.LPPool2d(2, 2)), TypeError, "MaxPool2d"),

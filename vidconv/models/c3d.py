@@ -39,6 +39,8 @@ class C3D(nn.Module):
         super().__init__()
         if not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
 
         def conv(cin: int, cout: int) -> list[nn.Module]:
             return [nn.Conv3d(cin, cout, 3, padding=1), nn.ReLU(inplace=True)]
