@@ -139,7 +139,7 @@ def _path_counting_copy(model: nn.Module) -> nn.Module:
     """A copy whose gradient is non-zero exactly where a path to the output exists.
 
     All conv weights become 1 and biases 0; max pooling (whose gradient reaches only the arg-max)
-    becomes average pooling of the same geometry. With a positive input every activation stays
+    becomes average pooling of the same geometry (a module may offer its own ``path_counting_twin()``). With a positive input every activation stays
     positive, so ReLUs pass everything and no path is lost by cancellation.
     """
     clone = copy.deepcopy(model).double().eval()
@@ -149,6 +149,10 @@ def _path_counting_copy(model: nn.Module) -> nn.Module:
                 m.weight.fill_(1.0)
                 if m.bias is not None:
                     m.bias.zero_()
+        twin = getattr(m, "path_counting_twin", None)  # layers with their own arg-max gradients say how to measure them
+        if callable(twin) and name:
+            parent = clone.get_submodule(name.rpartition(".")[0]) if "." in name else clone
+            setattr(parent, name.rpartition(".")[2], twin())
         if isinstance(m, nn.MaxPool3d):
             if m.dilation not in (1, (1, 1, 1)):
                 raise ValueError(f"layer {name!r}: dilated max pooling has no average-pooling twin to measure with")
