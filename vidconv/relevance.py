@@ -111,7 +111,7 @@ class ThickPresentTokenSelector(nn.Module):
     through the selection.
 
     ``forward(x)`` takes (B, T, D) and returns ``(kept (B, k, D), indices (B, k), scores (B, T))`` with
-    ``k = max(1, round(keep_ratio * T))``.
+    ``k = max(1, floor(keep_ratio * T + 0.5))``: at least one token, however short the sequence.
     """
 
     def __init__(self, hidden_dim: int, present_thickness: int = 8, keep_ratio: float = 0.5) -> None:
@@ -128,7 +128,7 @@ class ThickPresentTokenSelector(nn.Module):
 
     def kept(self, steps: int) -> int:
         """How many of ``steps`` tokens are kept."""
-        return max(1, min(steps, round(self.keep_ratio * steps)))
+        return max(1, min(steps, math.floor(self.keep_ratio * steps + 0.5)))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # noqa: D102
         _check_tokens(x, "x", 3, "(B, T, D)", self.hidden_dim)
