@@ -176,3 +176,62 @@ def test_text_conditions_relevance_and_all_parameters_learn():
 def test_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_selector_learns_to_keep_the_marked_tokens():
+    """Some tokens carry a hidden marker direction; trained on their labels, the kept half holds them."""
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(0)
+    marker = torch.randn(16, generator=gen)
+
+    def batch(n: int):
+        x = torch.randn(n, 12, 16, generator=gen)
+        marked = torch.rand(n, 12, generator=gen) < 0.3
+        return x + marked.unsqueeze(-1) * marker, marked
+
+    selector = ThickPresentTokenSelector(16, present_thickness=4, keep_ratio=0.5)
+    optimizer = torch.optim.Adam(selector.parameters(), lr=1e-2)
+    for _ in range(200):
+        x, marked = batch(32)
+        _, _, scores = selector(x)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(scores, marked.float())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    x, marked = batch(256)
+    with torch.no_grad():
+        _, indices, _ = selector(x)
+    recall = marked.gather(1, indices).sum() / marked.sum()
+    assert recall > 0.9, recall  # keeping half at random keeps half of them
+
+
+def test_compressor_relevance_learns_to_follow_the_text():
+    """Tokens that match the query text are the relevant ones; the same tokens with another text are not."""
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(0)
+
+    def batch(n: int):
+        text = torch.randn(n, 2, 16, generator=gen)
+        tokens = torch.randn(n, 4, 6, 16, generator=gen)
+        relevant = torch.rand(n, 4, 6, generator=gen) < 0.3
+        tokens = torch.where(relevant.unsqueeze(-1), text[:, :1, None, :] + 0.3 * tokens, tokens)
+        return tokens, text, relevant
+
+    compressor = VideoRelevanceCompressor(16, num_frames=4, compression_ratio=2)
+    optimizer = torch.optim.Adam(compressor.parameters(), lr=3e-3)
+    for _ in range(300):
+        tokens, text, relevant = batch(32)
+        _, relevance = compressor(tokens, text)
+        loss = torch.nn.functional.binary_cross_entropy(relevance, relevant.float())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    tokens, text, relevant = batch(128)
+    with torch.no_grad():
+        _, relevance = compressor(tokens, text)
+        _, shuffled = compressor(tokens, text.roll(1, dims=0))  # each clip gets another clip's query
+
+    def auc(scores):
+        return (scores[relevant][:, None] > scores[~relevant][None, :]).float().mean()
+
+    assert auc(relevance) > 0.9 and auc(shuffled) < 0.7, (auc(relevance), auc(shuffled))
