@@ -44,7 +44,15 @@ def _check_clip_channels(x: torch.Tensor, channels: int) -> None:
         raise ValueError(f"expected {channels} input channels, got a clip of shape {tuple(x.shape)}")
 
 
-class FullConv3d(nn.Conv3d):
+class _CheckedConv3d(nn.Conv3d):
+    """A Conv3d whose forward first checks the clip's rank and channels."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        _check_clip_channels(x, self.in_channels)
+        return super().forward(x)
+
+
+class FullConv3d(_CheckedConv3d):
     """A ``3 x 3 x 3`` convolution without bias, striding alike in time and space (R3D's conv builder)."""
 
     def __init__(self, in_channels: int, out_channels: int, mid_channels: int | None = None, *,
@@ -57,12 +65,8 @@ class FullConv3d(nn.Conv3d):
         """Stride of the 1x1x1 shortcut that must match this conv's output grid."""
         return (stride, stride, stride)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        _check_clip_channels(x, self.in_channels)
-        return super().forward(x)
 
-
-class Conv3dNoTemporal(nn.Conv3d):
+class Conv3dNoTemporal(_CheckedConv3d):
     """A ``1 x 3 x 3`` convolution without bias: each frame is filtered alone (MC3's upper layers)."""
 
     def __init__(self, in_channels: int, out_channels: int, mid_channels: int | None = None, *,
@@ -74,10 +78,6 @@ class Conv3dNoTemporal(nn.Conv3d):
     def downsample_stride(stride: int) -> tuple[int, int, int]:
         """Time is never strided by this conv, so neither is its shortcut."""
         return (1, stride, stride)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        _check_clip_channels(x, self.in_channels)
-        return super().forward(x)
 
 
 class Conv2Plus1d(nn.Sequential):
