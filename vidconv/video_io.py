@@ -78,6 +78,28 @@ def read_video(path: str | os.PathLike) -> torch.Tensor:
     return video.permute(3, 0, 1, 2).float().div(255)  # (3, T, H, W)
 
 
+def _rgb_to_yuv420(clip: torch.Tensor) -> np.ndarray:
+    """RGB in [0, 1] ``(3, T, H, W)`` to 8-bit BT.601 limited-range YUV 4:2:0, stacked as FFmpeg wants.
+
+    Done here rather than by FFmpeg's scaler, whose SIMD paths were seen to give different bytes from
+    run to run for the same frames (the output must be reproducible).
+    """
+    r, g, b = clip[0], clip[1], clip[2]  # (T, H, W) each
+    y = 16 + 65.481 * r + 128.553 * g + 24.966 * b
+    cb = 128 - 37.797 * r - 74.203 * g + 112.0 * b
+    cr = 128 + 112.0 * r - 93.786 * g - 18.214 * b
+    t, h, w = y.shape
+
+    def half(c: torch.Tensor) -> torch.Tensor:
+        return c.reshape(t, h // 2, 2, w // 2, 2).mean(dim=(2, 4))  # (T, H/2, W/2): 2x2 averages
+
+    def u8(c: torch.Tensor) -> np.ndarray:
+        return c.round().clamp(0, 255).to(torch.uint8).numpy()
+
+    chroma = torch.cat([half(cb).reshape(t, h // 4, w), half(cr).reshape(t, h // 4, w)], dim=1)  # (T, H/2, W)
+    return np.concatenate([u8(y), u8(chroma)], axis=1)  # (T, 3H/2, W)
+
+
 def write_video(path: str | os.PathLike, clip: torch.Tensor, *, fps: int = 25, crf: int = 18) -> Path:
     """Encode ``clip`` ``(C, T, H, W)`` (C = 1 or 3, values in [0, 1]) as H.264 MP4 and return the path.
 
@@ -94,17 +116,21 @@ def write_video(path: str | os.PathLike, clip: torch.Tensor, *, fps: int = 25, c
         raise ValueError(f"clip has no frames: shape {tuple(clip.shape)}")
     if isinstance(fps, bool) or not isinstance(fps, int) or fps < 1:
         raise ValueError(f"fps must be a positive int, got {fps!r}")
-    frames = (clip.detach().cpu().clamp(0, 1).expand(3, -1, -1, -1) * 255).round().to(torch.uint8)  # (3, T, H, W)
-    frames = frames.permute(1, 2, 3, 0).contiguous().numpy()  # (T, H, W, 3)
+    planes = _rgb_to_yuv420(clip.detach().cpu().to(torch.float64).clamp(0, 1).expand(3, -1, -1, -1))  # (T, 3H/2, W)
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(p), mode="w", options={"movflags": "+faststart"}) as container:
         stream = container.add_stream("libx264", rate=Fraction(fps, 1))
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.codec_context.thread_count = 1
-        stream.options = {"crf": str(crf), "preset": "medium", "threads": "1"}
-        for array in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(array, format="rgb24")):
+        # One thread everywhere (x264 otherwise starts lookahead threads): the bytes must not depend on timing.
+        stream.options = {"crf": str(crf), "preset": "medium", "threads": "1",
+                          # macroblock-tree rate control was seen to vary between runs: off.
+                          "x264-params": "threads=1:lookahead-threads=1:sliced-threads=0:no-mbtree=1"}
+        for index, array in enumerate(planes):
+            frame = av.VideoFrame.from_ndarray(array, format="yuv420p")
+            frame.pts = index  # explicit timestamps: one tick of the stream rate (1/fps) per frame
+            for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)

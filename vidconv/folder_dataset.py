@@ -1,0 +1,69 @@
+"""A dataset over a folder of video files, one subfolder per class (the UCF101 / Kinetics layout)::
+
+    root/
+      class_a/ clip1.mp4 clip2.mp4 ...
+      class_b/ ...
+
+Videos are decoded when an item is asked for, so the work spreads over DataLoader workers; nothing is
+decoded up front. Labels are the sorted subfolder names.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+
+from vidconv._checks import check_positive_int
+from vidconv.sampling import uniform_indices
+from vidconv.video_io import read_video
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v")
+Sampler = Callable[[int, int], list[int]]
+
+
+class VideoFolder(Dataset):
+    """Clips ``(C, clip_len, H, W)`` and integer labels from ``root/<class>/<video>``.
+
+    Args:
+        root: the folder of class folders.
+        clip_len: frames per clip.
+        sampler: ``(video_frames, clip_len) -> indices``; default :func:`vidconv.sampling.uniform_indices`.
+        transform: applied to each ``(C, T, H, W)`` clip in [0, 1] (e.g. :class:`vidconv.transforms.KineticsEval`).
+        extensions: file suffixes counted as videos (case-insensitive).
+    """
+
+    def __init__(self, root: str | os.PathLike, clip_len: int = 16, *, sampler: Sampler = uniform_indices,
+                 transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 extensions: tuple[str, ...] = VIDEO_EXTENSIONS) -> None:
+        self.root = Path(root)
+        if not self.root.exists():
+            raise FileNotFoundError(f"dataset folder not found: {self.root}")
+        if not self.root.is_dir():
+            raise NotADirectoryError(f"dataset root must be a folder of class folders: {self.root}")
+        self.clip_len = check_positive_int(clip_len, "clip_len")
+        if not callable(sampler):
+            raise TypeError(f"sampler must be callable (video_frames, clip_len) -> indices, got {type(sampler).__name__}")
+        self.sampler = sampler
+        self.transform = transform
+        self.classes = sorted(d.name for d in self.root.iterdir() if d.is_dir() and not d.name.startswith("."))
+        suffixes = tuple(e.lower() for e in extensions)
+        self.samples = [(p, label) for label, name in enumerate(self.classes)
+                        for p in sorted((self.root / name).rglob("*")) if p.is_file() and p.suffix.lower() in suffixes]
+        if not self.samples:
+            raise ValueError(f"no video files ({', '.join(suffixes)}) in class folders under {self.root}")
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        path, label = self.samples[index]
+        video = read_video(path)  # (3, T, H, W); raises naming the file if it is bad
+        indices = self.sampler(video.shape[1], self.clip_len)
+        clip = video[:, indices]  # (3, clip_len, H, W)
+        if self.transform is not None:
+            clip = self.transform(clip)
+        return clip, label
