@@ -1,0 +1,101 @@
+"""The training loop and the headline experiment."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+import vidconv.models as M
+from vidconv.experiments import cnn_3d, temporal_vs_per_frame
+from vidconv.models.resnet import BasicBlock
+from vidconv.synthetic import RotatingBlobs
+from vidconv.training import enable_checkpointing, evaluate, fit, param_groups, topk_correct, train_one_epoch
+
+CPU = torch.device("cpu")
+
+
+def synthetic_loader(n: int = 32, batch_size: int = 8, with_ids: bool = False) -> DataLoader:
+    ds = RotatingBlobs(n, seed=1)
+    clips = torch.stack([ds[i][0] for i in range(n)])
+    labels = torch.tensor([ds[i][1] for i in range(n)])
+    tensors = (clips, labels, torch.arange(n) // 2) if with_ids else (clips, labels)
+    return DataLoader(TensorDataset(*tensors), batch_size=batch_size)
+
+
+def test_one_optimisation_step_lowers_the_loss():
+    torch.manual_seed(0)
+    model = cnn_3d(4)
+    clips, labels = next(iter(synthetic_loader(16, 16)))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    model.train()
+    before = nn.functional.cross_entropy(model(clips), labels)
+    train_one_epoch(model, [(clips, labels)], optimizer, device=CPU, progress=False)
+    after = nn.functional.cross_entropy(model(clips), labels)
+    assert after < before
+
+
+def test_checkpointing_keeps_keys_outputs_and_gradients():
+    torch.manual_seed(0)
+    plain = M.r3d_18(num_classes=5)
+    checked = M.r3d_18(num_classes=5)
+    checked.load_state_dict(plain.state_dict())
+    keys = list(checked.state_dict())
+    assert enable_checkpointing(checked, (BasicBlock,)) == 8
+    assert list(checked.state_dict()) == keys
+    x = torch.randn(2, 3, 4, 32, 32)
+    plain.train(), checked.train()
+    a, b = plain(x), checked(x)
+    torch.testing.assert_close(a, b)
+    a.square().sum().backward()
+    b.square().sum().backward()
+    for (n, p), q in zip(plain.named_parameters(), checked.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-6, msg=n)
+
+
+def test_param_groups_split_head_and_backbone():
+    model = M.r2plus1d_18(num_classes=3)
+    groups = param_groups(model, "fc", backbone_lr=1e-4, head_lr=1e-2)
+    assert [g["lr"] for g in groups] == [1e-4, 1e-2]
+    assert len(groups[1]["params"]) == 2 and sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+    torch.optim.SGD(groups)  # a valid optimizer spec
+    with pytest.raises(ValueError, match="no module named"):
+        param_groups(model, "head", backbone_lr=1e-4, head_lr=1e-2)
+
+
+def test_topk_and_video_level_accuracy():
+    logits = torch.tensor([[0.1, 0.9, 0.0], [0.8, 0.05, 0.15], [0.2, 0.3, 0.5]])
+    assert topk_correct(logits, torch.tensor([1, 2, 0]), (1, 2, 5)) == {1: 1, 2: 2, 5: 3}
+    torch.manual_seed(0)
+    model = cnn_3d(4)
+    result = evaluate(model, synthetic_loader(16, 4, with_ids=True), device=CPU)
+    assert result["videos"] == 8 and 0 <= result["video_top1"] <= 1 and result["top5"] == 1.0  # 4 classes < 5
+
+
+def test_fit_records_history_with_a_progress_bar(capsys):
+    torch.manual_seed(0)
+    history = fit(cnn_3d(4), synthetic_loader(), synthetic_loader(), epochs=2,
+                  optimizer=torch.optim.Adam(cnn_3d(4).parameters()), device=CPU, progress=True)
+    assert [h["epoch"] for h in history] == [1, 2] and {"train_loss", "val_top1"} <= set(history[0])
+
+
+def test_bad_batches_are_named():
+    model = cnn_3d(4)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match=r"\(B, C, T, H, W\)"):
+        train_one_epoch(model, [(torch.zeros(2, 3, 16, 16), torch.zeros(2, dtype=torch.long))], opt, device=CPU, progress=False)
+    with pytest.raises(ValueError, match="yielded no batch"):
+        train_one_epoch(model, [], opt, device=CPU, progress=False)
+    with pytest.raises(ValueError, match="clips, labels"):
+        evaluate(model, [torch.zeros(2, 3, 4, 8, 8)], device=CPU)
+
+
+def test_headline_experiment_per_frame_at_chance_temporal_models_far_above():
+    table = temporal_vs_per_frame(device=CPU)
+    accuracy = {row["model"]: row["test top-1"] for row in table.rows}
+    chance = table.rows[0]["chance"]
+    assert abs(accuracy["per-frame 2D + average"] - chance) < 0.1
+    assert accuracy["3D CNN"] > 0.8 and accuracy["(2+1)D CNN"] > 0.8
+    params = [row["parameters"] for row in table.rows]
+    assert max(params) / min(params) < 1.05  # comparable capacity
