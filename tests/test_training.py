@@ -75,9 +75,12 @@ def test_topk_and_video_level_accuracy():
 
 def test_fit_records_history_with_a_progress_bar(capsys):
     torch.manual_seed(0)
-    history = fit(cnn_3d(4), synthetic_loader(), synthetic_loader(), epochs=2,
-                  optimizer=torch.optim.Adam(cnn_3d(4).parameters()), device=CPU, progress=True)
-    assert [h["epoch"] for h in history] == [1, 2] and {"train_loss", "val_top1"} <= set(history[0])
+    model = cnn_3d(4)
+    history = fit(model, synthetic_loader(), synthetic_loader(), epochs=3,
+                  optimizer=torch.optim.Adam(model.parameters(), lr=3e-3), device=CPU, progress=True)
+    assert [h["epoch"] for h in history] == [1, 2, 3] and {"train_loss", "val_top1"} <= set(history[0])
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert "epoch 3" in capsys.readouterr().err  # the tqdm bar went to stderr
 
 
 def test_bad_batches_are_named():

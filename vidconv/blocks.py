@@ -165,6 +165,10 @@ class ConvBnReLU3d(nn.Sequential):
             nn.ReLU(inplace=True),
         )
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        _check_clip_channels(x, self[0].in_channels)
+        return super().forward(x)
+
 
 class SeparableConv3d(nn.Sequential):
     """S3D's separable convolution: ``1 x k x k`` then ``k x 1 x 1``, each followed by batch norm and ReLU.
