@@ -55,9 +55,9 @@ def test_per_frame_conv_is_a_3d_conv_without_temporal_extent():
     (lambda: vidconv.count_parameters("model"), TypeError, "nn.Module"),
     (lambda: vidconv.count_flops(nn.Conv3d(3, 4, 3), (1, 2, 8, 8, 8)), ValueError, r"Conv3d cannot process an input of shape \(1, 2, 8, 8, 8\)"),
     (lambda: vidconv.count_flops(nn.Conv3d(3, 4, 3), (1, 3, 0, 8, 8)), ValueError, "positive ints"),
-    (lambda: vidconv.Conv2Plus1d(3, 8)(torch.zeros(1, 4, 4, 8, 8)), ValueError, "expected 3 input channels"),
+    (lambda: vidconv.Conv2Plus1d(3, 8)(torch.zeros(1, 4, 4, 8, 8)), ValueError, "expects 3 channels"),
     (lambda: vidconv.Conv2Plus1d(3, 8)(torch.zeros(1, 3, 8, 8)), ValueError, "5 dimensions"),
-    (lambda: vidconv.PerFrameConv2d(3, 8)(torch.zeros(1, 1, 4, 8, 8)), ValueError, "expected 3 input channels"),
+    (lambda: vidconv.PerFrameConv2d(3, 8)(torch.zeros(1, 1, 4, 8, 8)), ValueError, "expects 3 channels"),
     (lambda: vidconv.midplanes_for_2plus1d(0, 8), ValueError, "in_channels must be >= 1"),
 ])
 def test_errors(call, error, message):

@@ -246,8 +246,8 @@ BAD_INPUTS = [
     ("summary with 4-D shape", lambda: summary(M.r3d_18(), (3, 8, 32, 32)), ValueError, "5 entries"),
     ("summary with bad depth", lambda: summary(M.r3d_18(), (1, 3, 8, 32, 32), depth=0), ValueError, "depth must be"),
     ("inception block channels", lambda: M.InceptionBlock3d(8, 2, 2, 2, 2, 2, 2)(torch.zeros(1, 4, 2, 4, 4)), ValueError, "expects 8 channels"),
-    ("separable conv channels", lambda: vidconv.blocks.SeparableConv3d(3, 4)(torch.zeros(1, 5, 2, 4, 4)), ValueError, "expected 3 input channels"),
-    ("self-gating channels", lambda: vidconv.blocks.SelfGating(4)(torch.zeros(1, 3, 2, 2, 2)), ValueError, "expected 4 input channels"),
+    ("separable conv channels", lambda: vidconv.blocks.SeparableConv3d(3, 4)(torch.zeros(1, 5, 2, 4, 4)), ValueError, "expects 3 channels"),
+    ("self-gating channels", lambda: vidconv.blocks.SelfGating(4)(torch.zeros(1, 3, 2, 2, 2)), ValueError, "expects 4 channels"),
 ]
 
 

@@ -122,7 +122,7 @@ def test_memory_and_work_per_frame_do_not_grow_with_the_video():
     stream = StreamingInference(net)
     assert stream.buffered_frames == 2 + 2 + 8
     flops = []
-    for t in range(60):
+    for _ in range(60):
         counter = FlopCounterMode(display=False)
         with counter:
             stream.step(torch.randn(1, 2, 8, 8))

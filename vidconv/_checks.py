@@ -23,6 +23,15 @@ def check_tensor(x: object, name: str, *, ndim: int | None = None, layout: str =
     return x
 
 
+def check_clip_channels(x: object, channels: int, name: str) -> torch.Tensor:
+    """Return ``x`` if it is a float clip ``(B, channels, T, H, W)``; ``name`` says who is asking."""
+    check_tensor(x, f"{name} input", ndim=5, layout="(B, C, T, H, W)")
+    assert isinstance(x, torch.Tensor)
+    if x.shape[1] != channels:
+        raise ValueError(f"{name} expects {channels} channels (B, {channels}, T, H, W), got shape {tuple(x.shape)}")
+    return x
+
+
 def as_triple(value: int | Sequence[int], name: str, *, minimum: int) -> tuple[int, int, int]:
     """Expand an int or a 3-sequence of ints to ``(t, h, w)``, each at least ``minimum``."""
     if isinstance(value, bool):

@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vidconv._checks import check_positive_int, check_tensor
+from vidconv._checks import check_clip_channels, check_positive_int
 
 
 def midplanes_for_2plus1d(in_channels: int, out_channels: int, temporal_kernel: int = 3, spatial_kernel: int = 3) -> int:
@@ -38,17 +38,11 @@ def midplanes_for_2plus1d(in_channels: int, out_channels: int, temporal_kernel: 
     return (t * d * d * n_in * n_out) // (d * d * n_in + t * n_out)
 
 
-def _check_clip_channels(x: torch.Tensor, channels: int) -> None:
-    check_tensor(x, "clip", ndim=5, layout="(B, C, T, H, W)")
-    if x.shape[1] != channels:
-        raise ValueError(f"expected {channels} input channels, got a clip of shape {tuple(x.shape)}")
-
-
 class _CheckedConv3d(nn.Conv3d):
     """A Conv3d whose forward first checks the clip's rank and channels."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        _check_clip_channels(x, self.in_channels)
+        check_clip_channels(x, self.in_channels, type(self).__name__)
         return super().forward(x)
 
 
@@ -127,7 +121,7 @@ class Conv2Plus1d(nn.Sequential):
         return (stride, stride, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        _check_clip_channels(x, self.in_channels)
+        check_clip_channels(x, self.in_channels, type(self).__name__)
         return super().forward(x)
 
 
@@ -141,7 +135,7 @@ class PerFrameConv2d(nn.Module):
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=pad, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        _check_clip_channels(x, self.conv.in_channels)
+        check_clip_channels(x, self.conv.in_channels, type(self).__name__)
         b, c, t, h, w = x.shape
         frames = x.transpose(1, 2).reshape(b * t, c, h, w)  # (B*T, C, H, W)
         y = self.conv(frames)  # (B*T, C', H', W')
@@ -166,7 +160,7 @@ class ConvBnReLU3d(nn.Sequential):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        _check_clip_channels(x, self[0].in_channels)
+        check_clip_channels(x, self[0].in_channels, type(self).__name__)
         return super().forward(x)
 
 
@@ -197,6 +191,6 @@ class SelfGating(nn.Module):
         self.fc = nn.Linear(check_positive_int(channels, "channels"), channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        _check_clip_channels(x, self.fc.in_features)
+        check_clip_channels(x, self.fc.in_features, type(self).__name__)
         gate = torch.sigmoid(self.fc(x.mean(dim=(2, 3, 4))))  # (B, C)
         return x * gate[:, :, None, None, None]  # (B, C, T, H, W)

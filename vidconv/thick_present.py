@@ -25,14 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidconv._checks import check_positive_int, check_tensor
+from vidconv._checks import check_clip_channels, check_positive_int, check_tensor
 from vidconv.receptive_field import empirical_receptive_field
-
-
-def _check_clip(x: torch.Tensor, channels: int, layer: str) -> None:
-    check_tensor(x, f"{layer} input", ndim=5, layout="(B, C, T, H, W)")
-    if x.shape[1] != channels:
-        raise ValueError(f"{layer} expects {channels} channels (B, {channels}, T, H, W), got shape {tuple(x.shape)}")
 
 
 class PhenomenologicalConv3D(nn.Conv3d):
@@ -73,7 +67,7 @@ class PhenomenologicalConv3D(nn.Conv3d):
         return self.retention_frames * self.dilation[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        _check_clip(x, self.in_channels, type(self).__name__)
+        check_clip_channels(x, self.in_channels, type(self).__name__)
         if self.streaming:
             return self._step(x)
         future = self.protention_frames * self.dilation[0]

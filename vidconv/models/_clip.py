@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import torch
 
-from vidconv._checks import check_tensor
+from vidconv._checks import check_clip_channels
 
 
 def check_clip(x: torch.Tensor, model: str, *, channels: int, min_frames: int, min_size: int) -> None:
     """Raise a ValueError naming the expected and received shape if ``model`` cannot process clip ``x``."""
-    check_tensor(x, f"{model} input", ndim=5, layout="(B, C, T, H, W)")
-    b, c, t, h, w = x.shape
-    if c != channels:
-        raise ValueError(f"{model} expects {channels} channels (B, {channels}, T, H, W), got shape {tuple(x.shape)}")
+    check_clip_channels(x, channels, model)
+    b, _, t, h, w = x.shape
     if t < min_frames or h < min_size or w < min_size:
         raise ValueError(
             f"{model} needs at least {min_frames} frames of {min_size}x{min_size} pixels "

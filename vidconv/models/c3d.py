@@ -17,7 +17,6 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from vidconv.conv import conv_output_size
 from vidconv.models._clip import check_clip
 
 _POOL5_GRID = (1, 4, 4)  # (T, H, W) that fc6 is sized for

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vidconv._checks import check_tensor
+from vidconv._checks import check_clip_channels
 from vidconv.blocks import ConvBnReLU3d, SelfGating, SeparableConv3d
 
 
@@ -49,9 +49,7 @@ class InceptionBlock3d(nn.Module):
         self.out_channels = b0 + b1 + b2 + b3
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        check_tensor(x, "InceptionBlock3d input", ndim=5, layout="(B, C, T, H, W)")
-        if x.shape[1] != self.in_channels:
-            raise ValueError(f"InceptionBlock3d expects {self.in_channels} channels, got shape {tuple(x.shape)}")
+        check_clip_channels(x, self.in_channels, "InceptionBlock3d")
         outs = [self.branch0(x), self.branch1(x), self.branch2(x), self.branch3(x)]
         if self.gates is not None:
             outs = [gate(o) for gate, o in zip(self.gates, outs)]
