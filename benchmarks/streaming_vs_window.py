@@ -2,7 +2,7 @@
 
 A live system that has no stream buffers must, at every new frame, run the network on the last
 ``R`` frames (``R`` = its temporal receptive field) and keep the output at the newest one. With
-buffers (vidconv.streaming) it runs each layer on one new frame. This script measures both on the
+buffers (vidconv.temporal.streaming) it runs each layer on one new frame. This script measures both on the
 same network, checks they give the same output, and prints per-frame time and FLOPs and their ratio.
 Run: ``python benchmarks/streaming_vs_window.py``.
 """
@@ -17,8 +17,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from vidconv.streaming import StreamingInference
-from vidconv.thick_present import CausalResidual, PhenomenologicalConv3D, temporal_extent
+from vidconv.temporal.streaming import StreamingInference
+from vidconv.temporal.thick_present import CausalResidual, PhenomenologicalConv3D, temporal_extent
 
 
 def causal_network(channels: int, blocks: int, retention: int) -> nn.Sequential:

@@ -41,7 +41,7 @@ def test_chapter_starts_with_the_colab_setup_cell(path):
     first_code = next(c for c in cells(path) if c["cell_type"] == "code")
     source = "".join(first_code["source"])
     assert '"google.colab" in sys.modules' in source
-    assert f"vidconv @ git+{repo}" in source, "the setup cell must install from the repository named in _config.yml"
+    assert f"vidconv[book] @ git+{repo}" in source, "the setup cell must install from the repository named in _config.yml"
     assert "torch" not in re.findall(r'"pip", "install", "-q",\s*"([^"]+)"', source)
     assert "default_device()" in source
 

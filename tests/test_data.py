@@ -12,11 +12,11 @@ import torch
 from torch.utils.data import DataLoader
 from torchvision.models.video import R3D_18_Weights
 
-from vidconv import sampling as S
-from vidconv.folder_dataset import VideoFolder
-from vidconv.synthetic import RotatingBlobs, rotation_speeds
-from vidconv.transforms import KINETICS_MEAN, KINETICS_STD, KineticsEval, KineticsTrain
-from vidconv.video_io import read_video, video_info, write_video
+from vidconv.data import sampling as S
+from vidconv.data.folder import VideoFolder
+from vidconv.data.synthetic import RotatingBlobs, rotation_speeds
+from vidconv.data.transforms import KINETICS_MEAN, KINETICS_STD, KineticsEval, KineticsTrain
+from vidconv.data.video_io import read_video, video_info, write_video
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vidconv.relevance import TemporalRelevanceModule, ThickPresentTokenSelector, VideoRelevanceCompressor
+from vidconv.temporal.relevance import TemporalRelevanceModule, ThickPresentTokenSelector, VideoRelevanceCompressor
 
 
 def grads_reach_every_parameter(module: torch.nn.Module) -> bool:

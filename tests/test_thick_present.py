@@ -10,8 +10,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from vidconv.blocks import SelfGating
-from vidconv.streaming import StreamingInference
-from vidconv.thick_present import (
+from vidconv.temporal.streaming import StreamingInference
+from vidconv.temporal.thick_present import (
     CausalPool3d,
     CausalResidual,
     PhenomenologicalConv3D,

@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, TensorDataset
 import vidconv.models as M
 from vidconv.experiments import cnn_3d, temporal_vs_per_frame
 from vidconv.models.resnet import BasicBlock
-from vidconv.synthetic import RotatingBlobs
+from vidconv.data.synthetic import RotatingBlobs
 from vidconv.training import enable_checkpointing, evaluate, fit, param_groups, topk_correct, train_one_epoch
 
 CPU = torch.device("cpu")

@@ -7,7 +7,7 @@ import torch
 
 from vidconv import frames_reached, receptive_field
 from vidconv.kernels import moving_bar, moving_edge_kernel, temporal_difference_kernel
-from vidconv.widgets import kernel_figure, kernel_viewer, receptive_field_explorer, receptive_field_figure
+from vidconv.book.widgets import kernel_figure, kernel_viewer, receptive_field_explorer, receptive_field_figure
 
 
 def test_figure_draws_the_reached_frames_and_the_holes():

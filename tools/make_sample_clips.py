@@ -1,8 +1,8 @@
 """Write the sample videos the book ships in data/samples/ (rerunnable; same bytes every run).
 
-Two classes of vidconv.synthetic.RotatingBlobs (clockwise and counter-clockwise by one position per
+Two classes of vidconv.data.synthetic.RotatingBlobs (clockwise and counter-clockwise by one position per
 frame), three clips each, 11 frames of 32x32 pixels, H.264 MP4 in the UCF101-style folder layout that
-vidconv.folder_dataset.VideoFolder reads. Run: python tools/make_sample_clips.py [OUT_DIR]
+vidconv.data.folder.VideoFolder reads. Run: python tools/make_sample_clips.py [OUT_DIR]
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import pathlib
 import sys
 
-from vidconv.synthetic import RotatingBlobs
-from vidconv.video_io import write_video
+from vidconv.data.synthetic import RotatingBlobs
+from vidconv.data.video_io import write_video
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

@@ -26,7 +26,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from vidconv._checks import check_shape
-from vidconv.book import Table
+from vidconv.table import Table
 
 Triple = tuple[int, int, int]
 

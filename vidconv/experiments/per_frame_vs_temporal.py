@@ -1,6 +1,6 @@
 """The book's headline experiment: does a network need to see frames together to tell motions apart?
 
-On :class:`vidconv.synthetic.RotatingBlobs`, where every class shows the same set of frames, three
+On :class:`vidconv.data.synthetic.RotatingBlobs`, where every class shows the same set of frames, three
 small networks get the same training budget (data, epochs, batch size, optimizer, learning rate)
 and similar parameter counts:
 
@@ -21,11 +21,11 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from vidconv.blocks import Conv2Plus1d, PerFrameConv2d
-from vidconv.book import Table
+from vidconv.table import Table
 from vidconv.counting import count_parameters
 from vidconv.device import default_device
-from vidconv.synthetic import RotatingBlobs
-from vidconv.training import evaluate, train_one_epoch
+from vidconv.data.synthetic import RotatingBlobs
+from vidconv.training.loop import evaluate, train_one_epoch
 
 
 class _Classifier(nn.Module):
@@ -84,7 +84,7 @@ def temporal_vs_per_frame(*, train_clips: int = 768, test_clips: int = 256, epoc
                           progress: bool = False, **dataset_options: int | float) -> Table:
     """Train the three networks on the same synthetic data and report parameters, accuracy and time.
 
-    ``dataset_options`` go to :class:`~vidconv.synthetic.RotatingBlobs` (frames, size, num_classes, noise).
+    ``dataset_options`` go to :class:`~vidconv.data.synthetic.RotatingBlobs` (frames, size, num_classes, noise).
     """
     device = device or default_device()
     train = _tensors(RotatingBlobs(train_clips, seed=seed, **dataset_options))

@@ -11,12 +11,23 @@ import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
-import av
 import numpy as np
 import torch
 
 from vidconv._checks import check_tensor
+
+
+def _av():
+    """PyAV, imported on first use so that vidconv works without it for everything but files."""
+    try:
+        import av
+    except ImportError as err:
+        raise ImportError(
+            "reading and writing video files needs PyAV: pip install 'vidconv[video]' (or: pip install av)"
+        ) from err
+    return av
 
 
 @dataclass(frozen=True)
@@ -31,7 +42,7 @@ class VideoInfo:
     codec: str
 
 
-def _open(path: str | os.PathLike) -> tuple[Path, av.container.InputContainer]:
+def _open(path: str | os.PathLike) -> tuple[Path, Any]:
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"video file not found: {p}")
@@ -39,6 +50,7 @@ def _open(path: str | os.PathLike) -> tuple[Path, av.container.InputContainer]:
         raise IsADirectoryError(f"expected a video file, got a directory: {p}")
     if p.stat().st_size == 0:
         raise ValueError(f"video file is empty (0 bytes): {p}")
+    av = _av()
     try:
         container = av.open(str(p))
     except av.error.FFmpegError as err:
@@ -68,7 +80,7 @@ def read_video(path: str | os.PathLike) -> torch.Tensor:
         try:
             for frame in container.decode(stream):
                 frames.append(frame.to_ndarray(format="rgb24"))  # (H, W, 3) uint8
-        except av.error.FFmpegError as err:
+        except _av().error.FFmpegError as err:
             raise ValueError(f"video file is damaged or truncated: {p} ({err})") from err
     if not frames:
         raise ValueError(f"no frame could be decoded from {p}")
@@ -119,6 +131,7 @@ def write_video(path: str | os.PathLike, clip: torch.Tensor, *, fps: int = 25, c
     planes = _rgb_to_yuv420(clip.detach().cpu().to(torch.float64).clamp(0, 1).expand(3, -1, -1, -1))  # (T, 3H/2, W)
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
+    av = _av()
     with av.open(str(p), mode="w", options={"movflags": "+faststart"}) as container:
         stream = container.add_stream("libx264", rate=Fraction(fps, 1))
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"

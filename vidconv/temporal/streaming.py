@@ -7,9 +7,9 @@ it needs in a buffer that starts as those same zeros. The stream therefore repro
 outputs exactly, holds only ``retention`` frames per layer in memory, and does the same work for every
 new frame however long the video has been running.
 
-Networks may be built from :class:`~vidconv.thick_present.PhenomenologicalConv3D` with
-``protention_frames=0``, :class:`~vidconv.thick_present.CausalPool3d`,
-:class:`~vidconv.thick_present.CausalResidual`, ``nn.Sequential``, 1-frame ``nn.Conv3d`` layers and
+Networks may be built from :class:`~vidconv.temporal.thick_present.PhenomenologicalConv3D` with
+``protention_frames=0``, :class:`~vidconv.temporal.thick_present.CausalPool3d`,
+:class:`~vidconv.temporal.thick_present.CausalResidual`, ``nn.Sequential``, 1-frame ``nn.Conv3d`` layers and
 pointwise layers (activations, dropout, batch norm in eval mode). Anything else is refused up front:
 it might look at the future, or at the whole clip.
 """
@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from vidconv._checks import check_tensor
-from vidconv.thick_present import CausalPool3d, CausalResidual, PhenomenologicalConv3D
+from vidconv.temporal.thick_present import CausalPool3d, CausalResidual, PhenomenologicalConv3D
 
 _POINTWISE = (nn.ReLU, nn.ReLU6, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.LeakyReLU, nn.Hardswish, nn.Identity,
               nn.Dropout, nn.Dropout3d, nn.BatchNorm3d, nn.GroupNorm)

@@ -1,6 +1,6 @@
 """Clip preprocessing: the recipe torchvision's Kinetics video models expect, and training augmentation.
 
-Clips are ``(C, T, H, W)`` floats in [0, 1] (what :func:`vidconv.video_io.read_video` returns). A
+Clips are ``(C, T, H, W)`` floats in [0, 1] (what :func:`vidconv.data.video_io.read_video` returns). A
 spatial operation on that tensor acts on every frame alike, which is exactly what a clip needs: one
 crop position and one flip decision per clip, never per frame.
 

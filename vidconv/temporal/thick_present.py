@@ -6,7 +6,7 @@ that structure, and an asymmetric one says how much of each:
 
 * :class:`PhenomenologicalConv3D` — the output at frame ``t`` sees frames ``t - retention`` to
   ``t + protention`` and nothing else. ``protention_frames=0`` makes it causal: it can run on a live
-  stream, one frame at a time (:mod:`vidconv.streaming`).
+  stream, one frame at a time (:mod:`vidconv.temporal.streaming`).
 * :class:`ThickPresentConvolution` — a centred present of any thickness, odd or even.
 * :class:`CausalPool3d` — max or average pooling over the last ``k`` frames (temporal stride 1).
 * :class:`CausalResidual` — ``body(x) + shortcut(x)`` for causal bodies.
@@ -58,7 +58,7 @@ class PhenomenologicalConv3D(nn.Conv3d):
         pad = spatial_kernel // 2
         super().__init__(in_channels, out_channels, (retention_frames + protention_frames + 1, spatial_kernel, spatial_kernel),
                          padding=(0, pad, pad), dilation=(dilation, 1, 1), bias=bias)
-        self.streaming = False  # set by vidconv.streaming: read one frame per call, remember the past
+        self.streaming = False  # set by vidconv.temporal.streaming: read one frame per call, remember the past
         self.stream_buffer: torch.Tensor | None = None
 
     @property

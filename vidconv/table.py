@@ -1,8 +1,11 @@
-"""Small helpers the chapters use to show results: tables, the library's own source, glued numbers."""
+"""A result table: Markdown on the site, aligned plain text everywhere else.
+
+Library functions that return rows of results (``summary``, the experiments) return a :class:`Table`;
+it depends on nothing but Python, so the library never imports the book's helpers.
+"""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,22 +50,3 @@ class Table:
         rule = "|" + "|".join("---:" for _ in self.columns) + "|"
         body = ["| " + " | ".join(v.replace("|", "\\|") for v in row) + " |" for row in self._cells()]
         return "\n".join([head, rule, *body])
-
-
-def show_source(obj: Any) -> Any:
-    """The real source of a vidconv function or class, highlighted: what the chapter teaches is what runs."""
-    from IPython.display import Code
-
-    return Code(inspect.getsource(obj), language="python")
-
-
-def glue(name: str, value: Any) -> None:
-    """Make ``value`` available to the chapter's prose as ``{glue:text}`name```.
-
-    Uses myst-nb's glue when it is installed (the book build); elsewhere (Colab) does nothing.
-    """
-    try:
-        from myst_nb import glue as myst_glue
-    except ImportError:
-        return
-    myst_glue(name, value, display=False)

@@ -18,8 +18,8 @@ import torch
 from torch.utils.data import Dataset
 
 from vidconv._checks import check_positive_int
-from vidconv.sampling import uniform_indices
-from vidconv.video_io import read_video
+from vidconv.data.sampling import uniform_indices
+from vidconv.data.video_io import read_video
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v")
 Sampler = Callable[[int, int], list[int]]
@@ -31,8 +31,8 @@ class VideoFolder(Dataset):
     Args:
         root: the folder of class folders.
         clip_len: frames per clip.
-        sampler: ``(video_frames, clip_len) -> indices``; default :func:`vidconv.sampling.uniform_indices`.
-        transform: applied to each ``(C, T, H, W)`` clip in [0, 1] (e.g. :class:`vidconv.transforms.KineticsEval`).
+        sampler: ``(video_frames, clip_len) -> indices``; default :func:`vidconv.data.sampling.uniform_indices`.
+        transform: applied to each ``(C, T, H, W)`` clip in [0, 1] (e.g. :class:`vidconv.data.transforms.KineticsEval`).
         extensions: file suffixes counted as videos (case-insensitive).
     """
 

@@ -2,9 +2,6 @@
 
 * Mixed precision through ``torch.autocast``: bfloat16 on CUDA, full precision on the CPU (bfloat16
   needs no loss scaling, so there is no ``GradScaler``; the deprecated ``torch.cuda.amp`` is not used).
-* :func:`enable_checkpointing` recomputes chosen blocks in the backward pass instead of storing their
-  activations — by wrapping their ``forward``, so the state dict keeps its keys.
-* :func:`param_groups` gives the backbone and the head their own learning rates for fine-tuning.
 * tqdm progress bars show running loss and accuracy; :func:`evaluate` reports top-1/top-5 per clip
   and, when the loader yields video ids, per video (softmax averaged over a video's clips).
 """
@@ -12,7 +9,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -21,7 +17,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 from tqdm.auto import tqdm
 
 from vidconv.device import default_device
@@ -110,48 +105,6 @@ def evaluate(model: nn.Module, loader: Iterable, *, device: torch.device | None 
         v_hits = topk_correct(torch.stack([video_probs[k] for k in keys]), torch.tensor([video_label[k] for k in keys]))
         result |= {"video_top1": v_hits[1] / len(keys), "video_top5": v_hits[5] / len(keys), "videos": len(keys)}
     return result
-
-
-def enable_checkpointing(model: nn.Module, module_types: tuple[type[nn.Module], ...]) -> int:
-    """Recompute every submodule of the given types during backward instead of storing its activations.
-
-    Only ``forward`` of those instances is wrapped; parameters, buffers and state-dict keys are
-    untouched. Returns how many modules were wrapped.
-    """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    count = 0
-    for m in model.modules():
-        if isinstance(m, module_types) and m is not model and not getattr(m, "_vidconv_checkpointed", False):
-            original = m.forward
-
-            @functools.wraps(original)
-            def forward(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
-                if torch.is_grad_enabled():
-                    return checkpoint(_original, *args, use_reentrant=False, **kwargs)
-                return _original(*args, **kwargs)
-
-            m.forward = forward
-            m._vidconv_checkpointed = True
-            count += 1
-    if count == 0:
-        raise ValueError(f"no submodule of type {[t.__name__ for t in module_types]} found to checkpoint")
-    return count
-
-
-def param_groups(model: nn.Module, head: str | Sequence[str], *, backbone_lr: float, head_lr: float,
-                 weight_decay: float = 0.0) -> list[dict[str, Any]]:
-    """Two optimizer groups: parameters under the ``head`` module name(s), and all others."""
-    names = [head] if isinstance(head, str) else list(head)
-    modules = dict(model.named_modules())
-    missing = [n for n in names if n not in modules]
-    if missing:
-        raise ValueError(f"no module named {missing} in {type(model).__name__}; children: {[n for n, _ in model.named_children()]}")
-    head_params = {id(p) for n in names for p in modules[n].parameters()}
-    head_list = [p for p in model.parameters() if id(p) in head_params]
-    backbone = [p for p in model.parameters() if id(p) not in head_params]
-    return [{"params": backbone, "lr": backbone_lr, "weight_decay": weight_decay},
-            {"params": head_list, "lr": head_lr, "weight_decay": weight_decay}]
 
 
 def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = None, *, epochs: int,
