@@ -40,10 +40,23 @@ def test_static_explorer_shows_exactly_one_setting_per_step():
     assert list(visible[1].x) == list(receptive_field_figure(3, 2, 1, 3).data[1].x)
 
 
-def test_live_explorer_is_an_ipywidget_when_a_kernel_could_run_it():
+def test_live_explorer_redraws_its_figure_when_a_control_moves():
     live = receptive_field_explorer(static=False)
-    assert isinstance(live, ipywidgets.interactive)
+    assert isinstance(live, ipywidgets.VBox)
     assert [c.description for c in live.children[:4]] == ["kernel", "stride", "dilation", "depth"]
+    assert live.children[4] is live.out  # one output area under the controls
+    assert "span 7 frames" in live.figure.layout.title.text
+    live.controls["depth"].value = 5
+    assert "depth 5: span 11 frames" in live.figure.layout.title.text
+    assert live.figure.to_dict() == receptive_field_figure(3, 1, 1, 5).to_dict()
+
+
+def test_live_kernel_viewer_redraws_the_chosen_kernel():
+    kernels = torch.cat([moving_edge_kernel("right"), moving_edge_kernel("left")])  # (2, 1, 3, 3, 3)
+    live = kernel_viewer(kernels, static=False)
+    assert [c.description for c in live.children[:2]] == ["kernel", "input ch."]
+    live.controls["out_channel"].value = 1
+    assert torch.tensor(live.figure.data[0].z).equal(kernels[1, 0, 0])
 
 
 def test_environment_variable_selects_the_static_form(monkeypatch):
