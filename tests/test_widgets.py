@@ -104,3 +104,51 @@ def test_hand_made_kernels_see_direction():
 def test_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def _run_in_kernel(*cells: str) -> tuple[list, dict]:
+    """Run code cells one by one in a real ipykernel (nbclient mimics a front end's Output widgets).
+
+    Returns the cells' outputs and the widget states by model id, as a notebook front end holds them.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    client = NotebookClient(nb, kernel_name="python3", timeout=60)
+    with client.setup_kernel():
+        for i, cell in enumerate(nb.cells):
+            client.execute_cell(cell, i)
+    return [cell.outputs for cell in nb.cells], client.widget_state
+
+
+def _shown_figures(state: dict, output_model: str) -> list[dict]:
+    outputs = state[output_model].get("outputs", [])
+    return [o["data"]["application/vnd.plotly.v1+json"] for o in outputs
+            if "application/vnd.plotly.v1+json" in o.get("data", {})]
+
+
+def test_explorers_show_one_figure_in_their_output_and_replace_it_when_a_control_moves():
+    # The front end draws what the Output widget holds; ipywidgets.interactive without auto_display
+    # left it empty (sliders, no figure). Here a kernel runs the explorers and a later cell moves
+    # their controls, as a slider drag does through the widget comm.
+    outputs, state = _run_in_kernel(
+        "import os\nos.environ.pop('VIDCONV_STATIC_FIGURES', None)",
+        "import torch\n"
+        "from vidconv.book.widgets import kernel_viewer, receptive_field_explorer\n"
+        "from vidconv.kernels import moving_edge_kernel\n"
+        "rf = receptive_field_explorer()\n"
+        "kv = kernel_viewer(torch.cat([moving_edge_kernel('right'), moving_edge_kernel('left')]))\n"
+        "print(rf.children[-1].model_id, kv.children[-1].model_id)  # their Output widgets",
+        "rf.children[3].value = 5  # depth\nkv.children[0].value = 1  # which kernel",
+    )
+    assert all(o.output_type != "error" for cell in outputs for o in cell), outputs
+    rf_out, kv_out = outputs[1][0]["text"].split()
+    rf_figs, kv_figs = _shown_figures(state, rf_out), _shown_figures(state, kv_out)
+    assert len(rf_figs) == 1 and len(kv_figs) == 1  # the new figure replaced the old one
+    assert len(state[rf_out]["outputs"]) == 1 and len(state[kv_out]["outputs"]) == 1
+    assert "depth 5: span 11 frames" in rf_figs[0]["layout"]["title"]["text"]
+    points = rf_figs[0]["data"][1]
+    assert len(points["x"]) == sum(len(level) for level in frames_reached([(3, 1, 1)] * 5))
+    assert torch.tensor(kv_figs[0]["data"][0]["z"]).equal(moving_edge_kernel("left")[0, 0, 0])
+    assert kv_figs[0]["layout"]["title"]["text"].startswith("kernel 1 ")
