@@ -224,7 +224,24 @@ def run_all_cells(page) -> list[dict]:
         page.wait_for_timeout(500)
 
 
-def move_and_check(page, explorer, label: str) -> int:
+# Samples, every animation frame while a control moves, the height of the explorer's figure area
+# and whether a drawn figure is in it: the old figure should stay until the new one replaces it.
+WATCH_HEIGHT = """el => {
+    const area = el.querySelector('.widget-output');
+    const watch = window.__vidconvWatch = {start: area.getBoundingClientRect().height, min: Infinity,
+                                           frames: 0, without_figure: 0};
+    const tick = () => {
+        if (window.__vidconvWatch !== watch) return;
+        watch.min = Math.min(watch.min, area.getBoundingClientRect().height);
+        watch.frames += 1;
+        if (!area.querySelector('.js-plotly-plot .main-svg')) watch.without_figure += 1;
+        requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+}"""
+
+
+def move_and_check(page, explorer, label: str, live_report: dict) -> int:
     """Move every control of one explorer by one step; the one figure must change each time. Returns moves."""
     plots = explorer.locator(".js-plotly-plot")
     handles = explorer.locator(".widget-slider .noUi-handle")
@@ -237,6 +254,7 @@ def move_and_check(page, explorer, label: str) -> int:
             continue  # a control with one value (e.g. one input channel) cannot move
         before = plots.first.evaluate(FIGURE_STATE)
         value = float(handle.get_attribute("aria-valuenow"))
+        explorer.evaluate(WATCH_HEIGHT)
         handle.focus()
         page.keyboard.press("ArrowRight" if value < high else "ArrowLeft")
         page.wait_for_function(
@@ -245,6 +263,10 @@ def move_and_check(page, explorer, label: str) -> int:
             f" const now = ({FIGURE_STATE})(p); return now.title !== before.title || now.data !== before.data; }}",
             arg=[explorer.element_handle(), before], timeout=REDRAW_TIMEOUT_MS)
         after = plots.first.evaluate(FIGURE_STATE)
+        watched = page.evaluate("() => { const w = window.__vidconvWatch; window.__vidconvWatch = null; return w; }")
+        assert watched["min"] >= watched["start"] - 1, f"{label}: the figure area shrank while redrawing: {watched}"
+        live_report["frames"] += watched["frames"]
+        live_report["frames_without_figure"] += watched["without_figure"]
         assert float(handle.get_attribute("aria-valuenow")) != value, f"{label}: slider {i} did not move"
         assert plots.count() == 1, f"{label}: {plots.count()} figures after moving slider {i}, expected one"
         assert after["drawn"], f"{label}: figure not drawn after moving slider {i}"
@@ -253,6 +275,8 @@ def move_and_check(page, explorer, label: str) -> int:
 
 
 def test_explorers_draw_and_redraw_in_jupyterlab(lab, browser, live_report):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     url, token, notebooks = lab
     chapters = chapters_with_explorers()
     assert chapters, "no chapter calls an explorer: " + ", ".join(EXPLORERS)
@@ -277,12 +301,73 @@ def test_explorers_draw_and_redraw_in_jupyterlab(lab, browser, live_report):
             plots = explorer.locator(".js-plotly-plot")
             try:
                 plots.first.locator(".main-svg").first.wait_for(timeout=REDRAW_TIMEOUT_MS)
-            except Exception:
-                pytest.fail(f"{label}: sliders but no figure ({plots.count()} .js-plotly-plot in its output)")
+            except PlaywrightTimeout:
+                pytest.fail(f"{label}: sliders but no figure ({plots.count()} .js-plotly-plot in its output)",
+                            pytrace=False)
             assert plots.count() == 1, f"{label}: {plots.count()} figures, expected one"
-            assert move_and_check(page, explorer, label) > 0, f"{label}: no control could move"
+            assert move_and_check(page, explorer, label, live_report) > 0, f"{label}: no control could move"
             live_report["explorers"].append(label)
         page.close()
         assert not problems, f"{chapter.name}:\n" + "\n".join(problems)
         live_report["chapters"].append(chapter.name)
     live_report["seconds"] = time.monotonic() - started
+
+
+# Runs an output's HTML the way a front end that fills an output area dynamically does (Colab's
+# output frames run the scripts of an output, googlecolab/colabtools#5889): scripts re-created one by
+# one, so an external script loads while the inline ones after it have already run.
+INJECT = """html => {
+    const host = document.getElementById('output');
+    host.innerHTML = html;
+    for (const old of Array.from(host.querySelectorAll('script'))) {
+        const script = document.createElement('script');
+        for (const a of old.attributes) script.setAttribute(a.name, a.value);
+        script.textContent = old.textContent;
+        old.replaceWith(script);
+    }
+}"""
+
+
+def test_colab_html_draws_even_when_plotly_js_arrives_after_its_script(browser):
+    import time as clock
+
+    import plotly
+    import plotly.io as pio
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    from vidconv.book.live import colab_html
+    from vidconv.book.widgets import receptive_field_figure
+
+    plotly_js = (pathlib.Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
+    fig = receptive_field_figure(kernel=3, dilation=2, depth=2)
+    cdn_requests: list[str] = []
+
+    def slow_cdn(route):
+        cdn_requests.append(route.request.url)
+        clock.sleep(0.5)  # a CDN is slower than the inline script after it
+        route.fulfill(body=plotly_js, content_type="application/javascript")
+
+    results = {}
+    for name, html in [("plotly's colab renderer", pio.to_html(fig, include_plotlyjs="cdn", full_html=False)),
+                       ("colab_html", colab_html(fig))]:
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.route("https://cdn.plot.ly/**", slow_cdn)
+        page.route(re.compile(r"^(?!https://cdn\.plot\.ly/).*"), lambda r: r.abort())
+        page.set_content("<html><body><div id='output'></div></body></html>")
+        page.evaluate(INJECT, html)
+        page.wait_for_function("() => window.Plotly", timeout=15_000)
+        try:  # once plotly.js is there, a figure that can draw does so at once
+            page.locator("#output .main-svg").first.wait_for(timeout=3_000)
+            results[name] = (page.locator("#output .gtitle").text_content(), errors)
+        except PlaywrightTimeout:
+            results[name] = (None, errors)
+        page.close()
+    # The harness reproduces the failure Colab users report ...
+    title, errors = results["plotly's colab renderer"]
+    assert title is None and any("Plotly is not defined" in e for e in errors), results
+    # ... and the explorers' HTML draws the figure there, loading plotly.js itself.
+    title, errors = results["colab_html"]
+    assert title == fig.layout.title.text and not errors, results
+    assert cdn_requests and all(u.startswith("https://cdn.plot.ly/") for u in cdn_requests)

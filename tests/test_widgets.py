@@ -152,3 +152,28 @@ def test_explorers_show_one_figure_in_their_output_and_replace_it_when_a_control
     assert len(points["x"]) == sum(len(level) for level in frames_reached([(3, 1, 1)] * 5))
     assert torch.tensor(kv_figs[0]["data"][0]["z"]).equal(moving_edge_kernel("left")[0, 0, 0])
     assert kv_figs[0]["layout"]["title"]["text"].startswith("kernel 1 ")
+
+
+def test_in_colab_the_live_figure_is_html_that_loads_plotly_itself(monkeypatch):
+    import sys
+    import types
+
+    from vidconv.book import live as live_module
+
+    shown = []
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr(live_module, "display", shown.append)
+    explorer = receptive_field_explorer(static=False)
+    explorer.controls["depth"].value = 4
+    assert len(shown) == 2 and all(type(s).__name__ == "HTML" for s in shown)
+    html = shown[-1].data
+    assert "if (window.Plotly)" in html and "script.onload = draw" in html and "https://cdn.plot.ly/" in html
+    assert explorer.figure.layout.title.text in html
+
+
+def test_colab_html_cannot_be_cut_short_by_a_title():
+    from vidconv.book.live import colab_html
+
+    fig = go.Figure(layout={"title": {"text": "</script><b>x</b>"}})
+    html = colab_html(fig)
+    assert html.count("</script>") == 1

@@ -37,8 +37,7 @@ def colab_html(fig: go.Figure) -> str:
     from plotly.io._utils import plotly_cdn_url
 
     div_id = f"vidconv-{uuid.uuid4().hex}"
-    # "</" would end the <script> early if a title or label contained it.
-    spec = fig.to_json().replace("</", "<\\/")
+    spec = fig.to_json()  # plotly writes "<" as \u003c, so no label can end the <script> early
     height = fig.layout.height or 450
     return f"""<div id="{div_id}" style="height: {height}px"></div>
 <script>
