@@ -243,6 +243,8 @@ WATCH_HEIGHT = """el => {
 
 def move_and_check(page, explorer, label: str, live_report: dict) -> int:
     """Move every control of one explorer by one step; the one figure must change each time. Returns moves."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     plots = explorer.locator(".js-plotly-plot")
     handles = explorer.locator(".widget-slider .noUi-handle")
     assert handles.count() > 0, f"{label}: no slider in its output"
@@ -257,11 +259,15 @@ def move_and_check(page, explorer, label: str, live_report: dict) -> int:
         explorer.evaluate(WATCH_HEIGHT)
         handle.focus()
         page.keyboard.press("ArrowRight" if value < high else "ArrowLeft")
-        page.wait_for_function(
-            f"([el, before]) => {{ const p = el.querySelector('.js-plotly-plot');"
-            f" if (!p || !p.querySelector('.main-svg')) return false;"
-            f" const now = ({FIGURE_STATE})(p); return now.title !== before.title || now.data !== before.data; }}",
-            arg=[explorer.element_handle(), before], timeout=REDRAW_TIMEOUT_MS)
+        try:
+            page.wait_for_function(
+                f"([el, before]) => {{ const p = el.querySelector('.js-plotly-plot');"
+                f" if (!p || !p.querySelector('.main-svg')) return false;"
+                f" const now = ({FIGURE_STATE})(p); return now.title !== before.title || now.data !== before.data; }}",
+                arg=[explorer.element_handle(), before], timeout=REDRAW_TIMEOUT_MS)
+        except PlaywrightTimeout:
+            pytest.fail(f"{label}: moving slider {i} ({value:g} -> {handle.get_attribute('aria-valuenow')}) did not"
+                        f" change the figure; it still shows {before['title']!r}", pytrace=False)
         after = plots.first.evaluate(FIGURE_STATE)
         watched = page.evaluate("() => { const w = window.__vidconvWatch; window.__vidconvWatch = null; return w; }")
         assert watched["min"] >= watched["start"] - 1, f"{label}: the figure area shrank while redrawing: {watched}"
