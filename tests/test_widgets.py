@@ -19,6 +19,15 @@ def test_figure_draws_the_reached_frames_and_the_holes():
     assert f"span {receptive_field([(3, 1, 2)] * 2)} frames, 5 of them" in fig.layout.title.text
 
 
+def test_every_unit_sits_above_the_centre_of_the_frames_it_spans():
+    layer = (3, 2, 1)  # kernel 3, stride 2: level-1 unit j spans frames 2j .. 2j+2
+    fig = receptive_field_figure(kernel=3, stride=2, dilation=1, depth=2)
+    units = fig.data[1]
+    levels = frames_reached([layer] * 2)
+    assert [x for x, y in zip(units.x, units.y) if y == 1] == [2 * j + 1 for j in levels[1]]
+    assert [x for x, y in zip(units.x, units.y) if y == 2] == [(receptive_field([layer] * 2) - 1) / 2]
+
+
 def test_static_explorer_shows_exactly_one_setting_per_step():
     fig = receptive_field_explorer(kernels=(2, 3), strides=(1, 2), dilations=(1,), max_depth=3, static=True)
     assert isinstance(fig, go.Figure)
