@@ -203,7 +203,6 @@ CELLS_STATE = f"""() => {{
 FIGURE_STATE = """el => ({
     title: (el.querySelector('.gtitle') || {}).textContent || '',
     data: JSON.stringify((el.data || []).map(t => [t.x, t.y, t.z])),
-    points: el.querySelectorAll('.scatterlayer .point').length,
     drawn: !!el.querySelector('.main-svg'),
 })"""
 
@@ -312,6 +311,8 @@ def test_explorers_draw_and_redraw_in_jupyterlab(lab, browser, live_report):
                             pytrace=False)
             assert plots.count() == 1, f"{label}: {plots.count()} figures, expected one"
             assert move_and_check(page, explorer, label, live_report) > 0, f"{label}: no control could move"
+            tracebacks = explorer.locator("[data-mime-type='application/vnd.jupyter.stderr']")
+            assert tracebacks.count() == 0, f"{label}: error in its output: {tracebacks.first.text_content()}"
             live_report["explorers"].append(label)
         page.close()
         assert not problems, f"{chapter.name}:\n" + "\n".join(problems)
