@@ -14,11 +14,17 @@ NOTEBOOK_BUDGET_S = 60.0
 
 _notebook_seconds: dict[str, float] = collections.defaultdict(float)
 _site: dict = {"pages": [], "figures": 0}
+_live: dict = {"chapters": [], "explorers": [], "seconds": 0.0, "frames": 0, "frames_without_figure": 0}
 
 
 @pytest.fixture(scope="session")
 def site_report() -> dict:
     return _site
+
+
+@pytest.fixture(scope="session")
+def live_report() -> dict:
+    return _live
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -44,5 +50,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         flag = "  OVER BUDGET" if seconds > NOTEBOOK_BUDGET_S else ""
         tr.write_line(f"  {seconds:6.1f} s  {nb}{flag}")
     tr.write_line(f"pages checked in the browser: {len(_site['pages'])} ({_site['figures']} plotly figures drawn)")
+    tr.write_line(f"chapters run live in JupyterLab: {len(_live['chapters'])} "
+                  f"({len(_live['explorers'])} explorers drawn and redrawn, {_live['seconds']:.0f} s; "
+                  f"{_live['frames_without_figure']} of {_live['frames']} frames while redrawing had no figure)")
     for nb in _over_budget():
         tr.write_line(f"FAILED: {nb} took longer than the {NOTEBOOK_BUDGET_S:.0f} s budget per notebook")

@@ -3,19 +3,22 @@
 Each view has one drawing function (``*_figure``) that returns a plotly figure for one setting, and
 one explorer that shows it two ways from the same drawing code:
 
-* in Jupyter or Colab, live ipywidgets sliders that redraw the figure through a running kernel;
+* in Jupyter or Colab, ipywidgets controls above one figure that the kernel redraws in place when a
+  control moves (:class:`vidconv.book.live.LiveFigure`);
 * in a static page (the book's site, where no kernel runs), a single plotly figure that holds every
-  setting as hidden traces and switches between them with its own sliders and menus.
+  setting as hidden traces and switches between them with its own sliders and menus
+  (:func:`vidconv.book.menu_figure.menu_and_slider_figure`).
 
 The static form is chosen when ``static=True``, when the environment variable
-``VIDCONV_STATIC_FIGURES=1`` is set (the book's build sets it), or when ipywidgets is unavailable.
+``VIDCONV_STATIC_FIGURES=1`` is set (the book's build sets it), when ipywidgets is unavailable, or
+when no kernel runs.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import plotly.graph_objects as go
@@ -23,11 +26,17 @@ import torch
 from plotly.subplots import make_subplots
 
 from vidconv._checks import check_positive_int, check_tensor
-from vidconv.receptive_field import AxisLayer, frames_reached, receptive_field
+from vidconv.book.menu_figure import menu_and_slider_figure
+from vidconv.receptive_field import AxisLayer, cumulative_stride, frames_reached, receptive_field
+
+# The functions that show live controls in a kernel; the live JupyterLab test looks for their calls.
+EXPLORERS = ("receptive_field_explorer", "kernel_viewer")
 
 REACHED = "#d62728"
 SPAN_HOLE = "#bbbbbb"
 EDGE = "rgba(90, 90, 90, 0.35)"
+RECEPTIVE_FIELD_HEIGHT = 440  # pixels
+KERNEL_HEIGHT = 360
 
 
 def _use_static(static: bool | None) -> bool:
@@ -48,10 +57,9 @@ def _use_static(static: bool | None) -> bool:
 
 def _receptive_field_traces(layers: list[AxisLayer]) -> tuple[list[go.Scatter], str]:
     levels = frames_reached(layers)
-    sizes, jumps = [1], [1]
-    for layer in layers:
-        sizes.append(sizes[-1] + (layer.kernel - 1) * layer.dilation * jumps[-1])
-        jumps.append(jumps[-1] * layer.stride)
+    # Level l holds the output units of the first l layers (level 0: the input frames).
+    sizes = [receptive_field(layers[:level]) for level in range(len(levels))]
+    jumps = [cumulative_stride(layers[:level]) for level in range(len(levels))]
 
     def x_of(level: int, j: int) -> float:
         # A unit sits above the centre of the input frames it spans.
@@ -93,7 +101,7 @@ def _uniform_stack(kernel: int, stride: int, dilation: int, depth: int) -> list[
 
 def _style_receptive_field(fig: go.Figure, depth: int) -> go.Figure:
     fig.update_layout(
-        height=440, margin={"l": 60, "r": 20, "t": 60, "b": 40}, template="plotly_white",
+        height=RECEPTIVE_FIELD_HEIGHT, margin={"l": 60, "r": 20, "t": 60, "b": 40}, template="plotly_white",
         legend={"orientation": "h", "x": 1.0, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
         xaxis={"title": "input frame"},
         yaxis={"title": "layer", "range": [-0.5, depth + 0.5], "dtick": 1},
@@ -136,17 +144,18 @@ def receptive_field_explorer(
     if not _use_static(static):
         import ipywidgets as w
 
-        return w.interactive(
-            receptive_field_figure,
-            kernel=w.IntSlider(3, min=1, max=max(kernels), description="kernel"),
-            stride=w.IntSlider(1, min=1, max=max(strides), description="stride"),
-            dilation=w.IntSlider(1, min=1, max=max(dilations), description="dilation"),
-            depth=w.IntSlider(min(3, max_depth), min=1, max=max_depth, description="depth"),
-        )
+        from vidconv.book.live import LiveFigure
+
+        return LiveFigure(receptive_field_figure, {
+            "kernel": w.IntSlider(3, min=1, max=max(kernels), description="kernel"),
+            "stride": w.IntSlider(1, min=1, max=max(strides), description="stride"),
+            "dilation": w.IntSlider(1, min=1, max=max(dilations), description="dilation"),
+            "depth": w.IntSlider(min(3, max_depth), min=1, max=max_depth, description="depth"),
+        }, min_height=RECEPTIVE_FIELD_HEIGHT)
 
     settings = list(itertools.product(kernels, strides, dilations))
     depths = list(range(1, max_depth + 1))
-    return _menu_and_slider_figure(
+    return menu_and_slider_figure(
         draw=lambda s, d: _receptive_field_traces(_uniform_stack(*s, d)),
         menu=[(f"kernel {k}, stride {s}, dilation {d}", (k, s, d)) for k, s, d in settings],
         slider=[(str(d), d) for d in depths],
@@ -155,67 +164,6 @@ def receptive_field_explorer(
         style=lambda fig: _style_receptive_field(fig, max_depth),
         title=lambda label, slider_value, text: f"{label}, depth {slider_value}: {text}",
     )
-
-
-def _menu_and_slider_figure(
-    *,
-    draw: Callable[[Any, Any], tuple[list[go.BaseTraceType], str]],
-    menu: list[tuple[str, Any]],
-    slider: list[tuple[str, Any]],
-    slider_prefix: str,
-    start: tuple[int, int],
-    style: Callable[[go.Figure], go.Figure],
-    title: Callable[[str, Any, str], str],
-    make_figure: Callable[[], go.Figure] = go.Figure,
-    menu_y: float = 1.04,
-) -> go.Figure:
-    """A figure with every (menu entry, slider step) pair drawn as hidden traces.
-
-    A slider step shows one pair; choosing a menu entry swaps in that entry's slider. Plotly does
-    all of it in the browser, so the figure stays interactive on a page without a kernel.
-    """
-    fig = make_figure()
-    blocks: dict[tuple[int, int], range] = {}
-    titles: dict[tuple[int, int], str] = {}
-    for (m, (label, value)), (s, (_, svalue)) in itertools.product(enumerate(menu), enumerate(slider)):
-        traces, text = draw(value, svalue)
-        first = len(fig.data)
-        for trace in traces:
-            trace.visible = (m, s) == start
-            if hasattr(trace, "showlegend") and (m, s) != start:
-                trace.showlegend = False
-            fig.add_trace(trace, **getattr(trace, "_vidconv_cell", {}))
-        blocks[(m, s)] = range(first, len(fig.data))
-        titles[(m, s)] = title(label, svalue, text)
-    n = len(fig.data)
-
-    def visible(key: tuple[int, int]) -> list[bool]:
-        mask = [False] * n
-        for i in blocks[key]:
-            mask[i] = True
-        return mask
-
-    def slider_for(m: int, active: int) -> dict[str, Any]:
-        return {
-            "active": active, "currentvalue": {"prefix": slider_prefix}, "pad": {"t": 40},
-            "steps": [{"label": lab, "method": "update",
-                       "args": [{"visible": visible((m, s))}, {"title.text": titles[(m, s)]}]}
-                      for s, (lab, _) in enumerate(slider)],
-        }
-
-    m0, s0 = start
-    buttons = [{"label": label, "method": "update",
-                "args": [{"visible": visible((m, s0))}, {"title.text": titles[(m, s0)], "sliders": [slider_for(m, s0)]}]}
-               for m, (label, _) in enumerate(menu)]
-    fig.update_layout(
-        title={"text": titles[start]},
-        sliders=[slider_for(m0, s0)],
-        updatemenus=[{"buttons": buttons, "active": m0, "direction": "down", "x": 0.0, "xanchor": "left",
-                      "y": menu_y, "yanchor": "bottom", "showactive": True}],
-    )
-    style(fig)
-    fig.update_layout(margin={"t": 130}, title={"y": 0.97, "yanchor": "top"})  # room for the menu under the title
-    return fig
 
 
 # --------------------------------------------------------------------------- kernels
@@ -239,7 +187,7 @@ def _kernel_traces(weight: torch.Tensor, out_channel: int, in_channel: int, zmax
             showscale=t == 0, colorbar={"title": "weight"},
             hovertemplate=f"time offset {t}<br>row %{{y}}, column %{{x}}<br>weight %{{z:.3f}}<extra></extra>",
         )
-        trace._vidconv_cell = {"row": 1, "col": t + 1}  # where _menu_and_slider_figure puts it
+        trace._vidconv_cell = {"row": 1, "col": t + 1}  # where menu_and_slider_figure puts it
         traces.append(trace)
     return traces
 
@@ -252,7 +200,7 @@ def _kernel_subplots(frames: int) -> go.Figure:
 
 
 def _kernel_style(fig: go.Figure) -> go.Figure:
-    fig.update_layout(height=360, margin={"l": 20, "r": 20, "t": 90, "b": 20}, template="plotly_white")
+    fig.update_layout(height=KERNEL_HEIGHT, margin={"l": 20, "r": 20, "t": 90, "b": 20}, template="plotly_white")
     return fig
 
 
@@ -287,14 +235,15 @@ def kernel_viewer(weight: torch.Tensor, *, static: bool | None = None, max_kerne
     if not _use_static(static):
         import ipywidgets as wd
 
-        return wd.interactive(
-            lambda out_channel, in_channel: kernel_figure(w, out_channel, in_channel),
-            out_channel=wd.IntSlider(0, min=0, max=w.shape[0] - 1, description="kernel"),
-            in_channel=wd.IntSlider(0, min=0, max=w.shape[1] - 1, description="input ch."),
-        )
+        from vidconv.book.live import LiveFigure
+
+        return LiveFigure(lambda out_channel, in_channel: kernel_figure(w, out_channel, in_channel), {
+            "out_channel": wd.IntSlider(0, min=0, max=w.shape[0] - 1, description="kernel"),
+            "in_channel": wd.IntSlider(0, min=0, max=w.shape[1] - 1, description="input ch."),
+        }, min_height=KERNEL_HEIGHT)
     zmax = float(w.abs().max()) or 1.0
     outs = range(min(w.shape[0], max_kernels))
-    return _menu_and_slider_figure(
+    return menu_and_slider_figure(
         draw=lambda c_in, c_out: (_kernel_traces(w, c_out, c_in, zmax), ""),
         menu=[(f"input channel {c}", c) for c in range(w.shape[1])],
         slider=[(str(o), o) for o in outs],
