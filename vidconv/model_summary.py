@@ -5,9 +5,10 @@ cumulative stride of its output units along (T, H, W).
 
 * FLOPs come from ``torch.utils.flop_counter.FlopCounterMode`` (2 per multiply-add), per module.
 * Receptive fields follow the rule of Chapter 1 (:func:`vidconv.receptive_field.extend_field`: each
-  conv or pool adds ``(k-1) * d * jump`` and multiplies ``jump`` by its stride) but are propagated through every tensor operation the forward
-  pass performs (a ``TorchFunctionMode`` watches them), so residual additions and Inception
-  concatenations take the largest field among their inputs instead of needing a hand-written graph.
+  conv or pool adds ``(k-1) * d * jump`` and multiplies ``jump`` by its stride) but are propagated
+  through every tensor operation the forward pass performs (a ``TorchFunctionMode`` watches them),
+  so residual additions and Inception concatenations take the largest field among their inputs
+  instead of needing a hand-written graph.
   Global pooling (adaptive pools to size 1, means over time and space) makes the field the whole input.
 
 Build a large model on the meta device (``with torch.device("meta"): ...``) to summarise it without

@@ -248,7 +248,8 @@ def empirical_receptive_field(
     if output_index is None:
         output_index = tuple(s // 2 for s in y.shape[2:])
     if len(output_index) != 3 or any(not 0 <= i < s for i, s in zip(output_index, y.shape[2:])):
-        raise ValueError(f"output_index must be a (t, h, w) inside the output {tuple(y.shape[2:])}, got {tuple(output_index)}")
+        raise ValueError(f"output_index must be a (t, h, w) inside the output {tuple(y.shape[2:])}, "
+                         f"got {tuple(output_index)}")
     y[(0, 0, *output_index)].backward()
     grad = x.grad[0].abs().sum(dim=0)  # (T, H, W)
     other = tuple(d for d in range(3) if d != axis)

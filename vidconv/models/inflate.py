@@ -46,11 +46,11 @@ def inflate_conv(conv: nn.Conv2d, temporal_kernel_size: int = 3, *, temporal_str
 
     Args:
         conv: a 2D convolution (its weights are copied, not shared).
-        temporal_kernel_size: temporal kernel size; ``(temporal_kernel_size - 1) // 2`` frames of replicate padding keep
-            the number of frames (for odd sizes).
+        temporal_kernel_size: ``k_t``; ``(k_t - 1) // 2`` frames of replicate padding keep the number
+            of frames (for odd sizes).
         temporal_stride: temporal stride.
-        init: ``"mean"`` repeats the 2D kernel and divides by ``temporal_kernel_size`` (I3D); ``"center"`` puts it
-            on the central time offset and zeros elsewhere, so the layer starts as a per-frame 2D conv.
+        init: ``"mean"`` repeats the 2D kernel and divides by ``k_t`` (I3D); ``"center"`` puts it on
+            the central time offset and zeros elsewhere, so the layer starts as a per-frame 2D conv.
     """
     if not isinstance(conv, nn.Conv2d):
         raise TypeError(f"conv must be an nn.Conv2d, got {type(conv).__name__}")
@@ -101,7 +101,8 @@ def inflate_pool(pool: nn.Module, temporal_kernel_size: int = 1, *, temporal_str
     ``temporal_kernel_size`` says (the global pool of a 2D classifier becomes a global pool over time).
     """
     check_positive_int(temporal_kernel_size, "temporal_kernel_size")
-    t_stride = temporal_kernel_size if temporal_stride is None else check_positive_int(temporal_stride, "temporal_stride")
+    t_stride = (temporal_kernel_size if temporal_stride is None
+                else check_positive_int(temporal_stride, "temporal_stride"))
     if isinstance(pool, nn.MaxPool2d):
         return nn.MaxPool3d((temporal_kernel_size, *_pair(pool.kernel_size)), stride=(t_stride, *_pair(pool.stride)),
                             padding=(0, *_pair(pool.padding)), dilation=(1, *_pair(pool.dilation)), ceil_mode=pool.ceil_mode)
@@ -114,7 +115,8 @@ def inflate_pool(pool: nn.Module, temporal_kernel_size: int = 1, *, temporal_str
     raise TypeError(f"pool must be nn.MaxPool2d, nn.AvgPool2d or nn.AdaptiveAvgPool2d, got {type(pool).__name__}")
 
 
-def inflate_network(model: nn.Module, temporal_kernel_size: int = 3, *, init: Literal["mean", "center"] = "mean") -> nn.Module:
+def inflate_network(model: nn.Module, temporal_kernel_size: int = 3, *,
+                    init: Literal["mean", "center"] = "mean") -> nn.Module:
     """A 3D copy of a 2D CNN (e.g. a torchvision ResNet) whose forward reads clips ``(B, C, T, H, W)``.
 
     Every ``Conv2d`` with a spatial kernel larger than 1x1 gets ``temporal_kernel_size`` frames, 1x1 convs get 1;

@@ -45,8 +45,8 @@ class BasicBlock(nn.Module):
         # widens (in_channels < channels) its second conv therefore has fewer weights than a full 3D
         # conv: layer2.0.conv2 gets M = 230, not the 288 of eq. 5 for 128 -> 128.
         mid = midplanes_for_2plus1d(in_channels, channels)
-        self.conv1 = nn.Sequential(conv(in_channels, channels, mid_channels=mid, stride=stride), nn.BatchNorm3d(channels),
-                                   nn.ReLU(inplace=True))
+        self.conv1 = nn.Sequential(conv(in_channels, channels, mid_channels=mid, stride=stride),
+                                   nn.BatchNorm3d(channels), nn.ReLU(inplace=True))
         self.conv2 = nn.Sequential(conv(channels, channels, mid_channels=mid), nn.BatchNorm3d(channels))
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
@@ -66,8 +66,10 @@ class Bottleneck(nn.Module):
         super().__init__()
         mid = midplanes_for_2plus1d(in_channels, channels)
         out = channels * self.expansion
-        self.conv1 = nn.Sequential(nn.Conv3d(in_channels, channels, 1, bias=False), nn.BatchNorm3d(channels), nn.ReLU(inplace=True))
-        self.conv2 = nn.Sequential(conv(channels, channels, mid_channels=mid, stride=stride), nn.BatchNorm3d(channels), nn.ReLU(inplace=True))
+        self.conv1 = nn.Sequential(nn.Conv3d(in_channels, channels, 1, bias=False), nn.BatchNorm3d(channels),
+                                   nn.ReLU(inplace=True))
+        self.conv2 = nn.Sequential(conv(channels, channels, mid_channels=mid, stride=stride), nn.BatchNorm3d(channels),
+                                   nn.ReLU(inplace=True))
         self.conv3 = nn.Sequential(nn.Conv3d(channels, out, 1, bias=False), nn.BatchNorm3d(out))
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
@@ -166,7 +168,8 @@ class VideoResNet(nn.Module):
         return nn.Sequential(*blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        check_clip(x, type(self).__name__, channels=self.in_channels, min_frames=self.min_frames, min_size=self.min_size)
+        check_clip(x, type(self).__name__, channels=self.in_channels, min_frames=self.min_frames,
+                   min_size=self.min_size)
         x = self.stem(x)  # (B, 64, T, H/2, W/2)
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))  # (B, 512, T/8, H/16, W/16) for R3D
         x = self.avgpool(x).flatten(1)  # (B, 512)

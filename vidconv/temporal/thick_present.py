@@ -159,7 +159,8 @@ class CausalPool3d(nn.Module):
             self.stream_buffer = window[:, :, window.shape[2] - self.past_frames:].detach()
             self.stream_seen = seen + x.shape[2]
         k, pad = self.temporal_kernel_size, self.spatial_kernel_size // 2
-        kernel, stride = (k, self.spatial_kernel_size, self.spatial_kernel_size), (1, self.spatial_stride, self.spatial_stride)
+        kernel = (k, self.spatial_kernel_size, self.spatial_kernel_size)
+        stride = (1, self.spatial_stride, self.spatial_stride)
         if self.mode == "max":
             return F.max_pool3d(window, kernel, stride, (0, pad, pad))  # (B, C, T, H', W')
         # count_include_pad=False leaves the spatial zeros out of the divisor; the temporal zeros stay
