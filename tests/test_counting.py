@@ -34,13 +34,43 @@ def test_2plus1d_matches_3d_parameters_and_torchvision_layout():
         full = c_out * c_in * 27
         convs = sum(m.weight.numel() for m in block if isinstance(m, nn.Conv3d))
         assert full - (c_in * 9 + 3 * c_out) < convs <= full  # floor() loses less than one middle channel
-    ours = vidconv.Conv2Plus1d(64, 128, vidconv.midplanes_for_2plus1d(64, 128), stride=2)
+    ours = vidconv.Conv2Plus1d(64, 128, mid_channels=vidconv.midplanes_for_2plus1d(64, 128), stride=2)
     theirs = tv_video.resnet.Conv2Plus1D(64, 128, vidconv.midplanes_for_2plus1d(64, 128), stride=2)
     assert ours.state_dict().keys() == theirs.state_dict().keys()
     ours.load_state_dict(theirs.state_dict())
     ours.eval(), theirs.eval()
     x = torch.randn(1, 64, 4, 8, 8)
     torch.testing.assert_close(ours(x), theirs(x))
+
+
+def _train_mode_net_with_batch_norm() -> nn.Module:
+    from vidconv.temporal.thick_present import PhenomenologicalConv3D
+
+    net = nn.Sequential(PhenomenologicalConv3D(2, 2, 1, 1), nn.BatchNorm3d(2), nn.ReLU(), nn.Dropout(0.5),
+                        PhenomenologicalConv3D(2, 2, 1, 0))
+    with torch.no_grad():
+        net[1].running_mean.fill_(5.0)
+    net.train()
+    net[3].eval()  # a submodule with its own mode must get it back
+    return net
+
+
+@pytest.mark.parametrize("measure", [
+    lambda net: vidconv.count_flops(net, (2, 2, 8, 5, 5)),
+    lambda net: vidconv.summary(net, (2, 2, 8, 5, 5)),
+    lambda net: __import__("vidconv.temporal.thick_present", fromlist=["x"]).temporal_extent(net, 2, frames=16),
+    lambda net: vidconv.empirical_receptive_field(net, (1, 2, 16, 5, 5)),
+], ids=["count_flops", "summary", "temporal_extent", "empirical_receptive_field"])
+def test_measuring_never_changes_the_model(measure):
+    net = _train_mode_net_with_batch_norm()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    modes = [m.training for m in net.modules()]
+    measure(net)
+    after = net.state_dict()
+    assert after.keys() == before.keys()
+    for key, value in before.items():
+        assert torch.equal(after[key], value), key  # running_mean stays 5.0, num_batches_tracked 0
+    assert [m.training for m in net.modules()] == modes == [True, True, True, True, False, True]
 
 
 def test_per_frame_conv_is_a_3d_conv_without_temporal_extent():

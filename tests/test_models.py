@@ -159,7 +159,7 @@ def test_boring_video_through_an_inflated_resnet_equals_the_2d_network():
         if isinstance(m, nn.BatchNorm2d):
             m.running_mean.uniform_(-0.5, 0.5)
             m.running_var.uniform_(0.5, 2.0)
-    net3d = M.inflate_network(net2d, time_kernel=3).eval()
+    net3d = M.inflate_network(net2d, temporal_kernel_size=3).eval()
     assert isinstance(net3d.conv1, M.InflatedConv3d) and net3d.conv1.kernel_size == (3, 7, 7)
     assert net3d.layer2[0].downsample[0].kernel_size == (1, 1, 1)
     frame = torch.randn(2, 3, 64, 64)
@@ -184,7 +184,7 @@ def test_inflated_conv_on_a_boring_clip_equals_the_2d_conv_at_every_frame(init):
 
 def test_2plus1d_gradcheck_float64():
     torch.manual_seed(0)
-    block = vidconv.Conv2Plus1d(2, 3, 4).double().eval()  # eval: batch norm uses its (fixed) statistics
+    block = vidconv.Conv2Plus1d(2, 3, mid_channels=4).double().eval()  # eval: batch norm uses its (fixed) statistics
     x = torch.randn(1, 2, 3, 4, 4, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(block, (x,))
     params = tuple(p for p in block.parameters())
@@ -212,8 +212,81 @@ def test_weights_load_from_the_hub_cache_without_a_probe(monkeypatch, tmp_path):
     (tmp_path / "checkpoints").mkdir()
     torch.save(tv.mc3_18().state_dict(), path)
     monkeypatch.setattr(W, "_can_reach", lambda url: pytest.fail("probed the network although the file is cached"))
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", lambda url, **kw: torch.load(path, weights_only=True))
+    calls = []
+
+    def get_state_dict(self, **kwargs):  # torchvision's own loader, minus the hash of the real file
+        calls.append(kwargs)
+        return torch.load(path, weights_only=True)
+
+    monkeypatch.setattr(tv.MC3_18_Weights, "get_state_dict", get_state_dict)
     assert isinstance(M.mc3_18(weights=weights), M.VideoResNet)
+    assert calls == [{"progress": True, "check_hash": True, "weights_only": True}]
+
+
+def test_weights_probe_goes_through_the_configured_proxy(monkeypatch):
+    """Behind a proxy the download goes through it; so must the probe (a direct TCP probe would not)."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    seen: list[bytes] = []
+
+    def answer_once():
+        conn, _ = server.accept()
+        with conn:
+            seen.append(conn.recv(1024))
+            conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+
+    thread = threading.Thread(target=answer_once, daemon=True)
+    thread.start()
+    proxy = f"http://127.0.0.1:{server.getsockname()[1]}"
+    for var in ("https_proxy", "HTTPS_PROXY"):
+        monkeypatch.setenv(var, proxy)
+    for var in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    direct = socket.create_connection
+
+    def only_to_the_proxy(address, *args, **kwargs):
+        if address[0] != "127.0.0.1":
+            pytest.fail(f"connected to {address} directly, bypassing the proxy")
+        return direct(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", only_to_the_proxy)
+    err = W._can_reach(tv.R3D_18_Weights.DEFAULT.url)
+    thread.join(timeout=5)
+    server.close()
+    assert seen and seen[0].startswith(b"CONNECT download.pytorch.org:443")
+    assert err is not None  # the proxy refused the tunnel: reported, not hidden
+
+
+def test_2plus1d_middle_width_is_keyword_only():
+    with pytest.raises(TypeError):
+        vidconv.Conv2Plus1d(64, 128, 3)  # reads like PerFrameConv2d's kernel size: refused
+    block = vidconv.Conv2Plus1d(64, 128, mid_channels=3)
+    assert block[0].out_channels == 3
+    assert vidconv.Conv2Plus1d(64, 128)[0].out_channels == vidconv.midplanes_for_2plus1d(64, 128) == 230
+
+
+def test_released_r2plus1d_takes_the_middle_width_from_the_block_input():
+    """layer2.0 widens 64 -> 128: both its convs get M(64, 128) = 230, not conv2's own M(128, 128) = 288."""
+    ours, theirs = M.r2plus1d_18(), tv.r2plus1d_18()
+    for model in (ours, theirs):
+        conv2 = model.layer2[0].conv2[0]
+        assert conv2[0].out_channels == 230 and vidconv.midplanes_for_2plus1d(128, 128) == 288
+        assert sum(m.weight.numel() for m in conv2 if isinstance(m, nn.Conv3d)) == 353_280 < 128 * 128 * 27
+
+
+def test_video_resnet_names_its_input_channels_and_builder_state_apart():
+    model = M.r3d_18()
+    assert model.in_channels == 3 == M.i3d().in_channels
+    assert model.inplanes == 512  # torchvision's name for the width the next stage would read
+
+
+def test_inflate_pool_keeps_or_collapses_time_as_documented():
+    x = torch.randn(1, 2, 6, 8, 8)
+    assert M.inflate_pool(nn.MaxPool2d(2), temporal_kernel_size=1)(x).shape[2] == 6
+    assert M.inflate_pool(nn.MaxPool2d(2), temporal_kernel_size=2)(x).shape[2] == 3
+    assert M.inflate_pool(nn.AdaptiveAvgPool2d(1), temporal_kernel_size=1)(x).shape[2] == 1  # global over time
 
 
 X16 = torch.zeros(1, 3, 16, 112, 112)

@@ -3,6 +3,7 @@
 import random
 
 import pytest
+import torch
 from torch import nn
 
 import vidconv
@@ -13,9 +14,9 @@ def temporal_stack_with_pooling(layers, pool_every: int) -> nn.Sequential:
     modules = []
     for i, layer in enumerate(layers):
         if i % pool_every == pool_every - 1:
-            modules.append(nn.MaxPool3d((layer.kernel, 1, 1), stride=(layer.stride, 1, 1), dilation=(layer.dilation, 1, 1)))
+            modules.append(nn.MaxPool3d((layer.kernel_size, 1, 1), stride=(layer.stride, 1, 1), dilation=(layer.dilation, 1, 1)))
         else:
-            modules.append(nn.Conv3d(1, 1, (layer.kernel, 1, 1), stride=(layer.stride, 1, 1), dilation=(layer.dilation, 1, 1)))
+            modules.append(nn.Conv3d(1, 1, (layer.kernel_size, 1, 1), stride=(layer.stride, 1, 1), dilation=(layer.dilation, 1, 1)))
             modules.append(nn.ReLU())
     return nn.Sequential(*modules)
 
@@ -64,7 +65,7 @@ def test_receptive_field_table_rows():
 
 
 @pytest.mark.parametrize("call, error, message", [
-    (lambda: receptive_field([(0, 1)]), ValueError, "kernel must be >= 1"),
+    (lambda: receptive_field([(0, 1)]), ValueError, "kernel_size must be >= 1"),
     (lambda: receptive_field([(3, 1, 1, 1)]), TypeError, "layer 0"),
     (lambda: receptive_field(3), TypeError, "sequence of AxisLayer"),
     (lambda: empirical_receptive_field(nn.Conv3d(1, 1, 3), (1, 1, 2, 5, 5)), ValueError, "cannot process an input of shape"),
@@ -78,3 +79,46 @@ def test_receptive_field_table_rows():
 def test_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_batch_norm_statistics_cannot_empty_the_measured_field():
+    """With running_mean = 10 a positive probe turns negative after the batch norm; ReLU would cut every path."""
+    net = nn.Sequential(nn.Conv3d(1, 1, (3, 1, 1)), nn.BatchNorm3d(1), nn.ReLU(), nn.Conv3d(1, 1, (3, 1, 1)))
+    with torch.no_grad():
+        net[1].running_mean.fill_(10.0)
+    net.eval()
+    measured = empirical_receptive_field(net, (1, 1, 21, 1, 1))
+    assert (measured.span, measured.count) == (5, 5)
+
+
+def test_a_field_that_nothing_reaches_is_an_error_not_an_empty_answer():
+    class Blocker(nn.Module):
+        def forward(self, x):
+            return x * 0
+
+    with pytest.raises(ValueError, match="no input position reaches"):
+        empirical_receptive_field(nn.Sequential(nn.Conv3d(1, 1, 3), Blocker()), (1, 1, 9, 9, 9))
+
+
+def test_meta_models_are_measured_without_values():
+    layers = [AxisLayer(3, 2), AxisLayer(3, 1, 2), AxisLayer(2)]
+    with torch.device("meta"):
+        net = temporal_stack(layers)
+    measured = empirical_receptive_field(net, (1, 1, 64, 1, 1))
+    assert measured.span == receptive_field(layers)
+    assert all(p.is_meta for p in net.parameters())  # the model itself is untouched
+
+
+def test_summary_fields_use_the_one_recurrence():
+    from vidconv.model_summary import Field
+    from vidconv.receptive_field import extend_field
+
+    rng = random.Random(3)
+    for _ in range(50):
+        layers = random_layers(rng, dilate=True)
+        f = Field()
+        for layer in layers:
+            f = f.through((layer.kernel_size,) * 3, (layer.stride,) * 3, (layer.dilation,) * 3)
+        assert f.size == (receptive_field(layers),) * 3
+        assert f.jump == (vidconv.cumulative_stride(layers),) * 3
+    assert extend_field(5, 2, 3, 2, 3) == (5 + 2 * 3 * 2, 4)

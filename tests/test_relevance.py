@@ -134,6 +134,17 @@ def test_compressor_shapes_for_any_token_count(n_tokens):
     assert compressed.shape == (2, 4, n_tokens, 16) and relevance.shape == (2, 12, n_tokens)
 
 
+def test_compressor_weights_are_the_softmax_of_the_relevance_logits_as_documented():
+    torch.manual_seed(0)
+    compressor = VideoRelevanceCompressor(8, num_frames=6, compression_ratio=3).double()
+    tokens = torch.randn(2, 6, 4, 8, dtype=torch.float64)
+    compressed, relevance = compressor(tokens)
+    weights = torch.logit(relevance).reshape(2, 2, 3, 4).softmax(dim=2)  # (B, groups, r, N)
+    expected = (weights.unsqueeze(-1) * tokens.reshape(2, 2, 3, 4, 8)).sum(dim=2)
+    torch.testing.assert_close(compressed, expected)
+    assert not torch.allclose(weights.sum(dim=2), relevance.reshape(2, 2, 3, 4).sum(dim=2))  # relevance is not the weights
+
+
 def test_compressor_handles_a_ragged_last_group():
     torch.manual_seed(0)
     compressor = VideoRelevanceCompressor(8, num_frames=16, compression_ratio=3)

@@ -64,7 +64,7 @@ def random_causal_network(rng: random.Random, channels: int) -> nn.Sequential:
         if kind == "conv":
             out = rng.randint(1, 4)
             layers.append(PhenomenologicalConv3D(c, out, rng.randint(0, 3), dilation=rng.randint(1, 2),
-                                                 spatial_kernel=rng.choice([1, 3])))
+                                                 spatial_kernel_size=rng.choice([1, 3])))
             c = out
         elif kind == "pool":
             layers.append(CausalPool3d(rng.randint(1, 3), rng.choice([1, 3]), mode=rng.choice(["max", "avg"])))
@@ -133,7 +133,7 @@ def test_memory_and_work_per_frame_do_not_grow_with_the_video():
 
 
 @pytest.mark.parametrize("model, message", [
-    (nn.Sequential(nn.Conv3d(1, 1, 3, padding=1)), "temporal kernel 3"),
+    (nn.Sequential(nn.Conv3d(1, 1, 3, padding=1)), "temporal kernel size 3"),
     (nn.Sequential(PhenomenologicalConv3D(1, 1, 1, 1)), "looks 1 frames ahead"),
     (nn.Sequential(PhenomenologicalConv3D(1, 2, 1), SelfGating(2)), "not one of vidconv's causal layers"),
     (nn.Sequential(nn.MaxPool3d(2)), "not one of vidconv's causal layers"),
@@ -158,7 +158,7 @@ def test_bad_frames(call, error, message):
 
 @pytest.mark.parametrize("call, error, message", [
     (lambda: PhenomenologicalConv3D(1, 1, -1), ValueError, "retention_frames must be >= 0"),
-    (lambda: PhenomenologicalConv3D(1, 1, 1, spatial_kernel=2), ValueError, "must be odd"),
+    (lambda: PhenomenologicalConv3D(1, 1, 1, spatial_kernel_size=2), ValueError, "must be odd"),
     (lambda: ThickPresentConvolution(1, 1, 0), ValueError, "present_thickness must be >= 1"),
     (lambda: PhenomenologicalConv3D(2, 1, 1)(torch.zeros(1, 3, 4, 4, 4)), ValueError, r"expects 2 channels .*\(1, 3, 4, 4, 4\)"),
     (lambda: PhenomenologicalConv3D(2, 1, 1)(torch.zeros(2, 4, 4, 4)), ValueError, "5 dimensions"),
@@ -171,3 +171,30 @@ def test_bad_frames(call, error, message):
 def test_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_streaming_refuses_any_temporal_padding_stride_or_extent():
+    with pytest.raises(ValueError, match="padding 1"):
+        StreamingInference(nn.Sequential(nn.Conv3d(2, 2, (1, 3, 3), padding=1)))
+    with pytest.raises(ValueError, match="stride 2"):
+        StreamingInference(nn.Sequential(nn.Conv3d(2, 2, 1, stride=(2, 1, 1))))
+    stream = StreamingInference(nn.Sequential(nn.Conv3d(2, 2, (1, 3, 3), padding=(0, 1, 1))))
+    assert stream.step(torch.randn(1, 2, 5, 5)).shape == (1, 2, 5, 5)
+
+
+@pytest.mark.parametrize("mode", ["max", "avg"])
+def test_causal_pool_is_the_plain_pool_over_the_frames_that_exist(mode):
+    torch.manual_seed(0)
+    k, x = 3, torch.randn(2, 3, 7, 5, 5)
+    x[0, 1, 3, 2, 2] = float("nan")  # a genuine NaN is data, not padding
+    pool = CausalPool3d(k, mode=mode)
+    y = pool(x)
+    reduce = (lambda w: w.amax(dim=2)) if mode == "max" else (lambda w: w.mean(dim=2))
+    expected = torch.stack([reduce(x[:, :, max(0, t - k + 1):t + 1]) for t in range(7)], dim=2)
+    torch.testing.assert_close(y, expected, equal_nan=True)
+    nan_frames = torch.isnan(y[0, 1, :, 2, 2]).nonzero().flatten().tolist()
+    assert nan_frames == [3, 4, 5]  # exactly the windows that hold it
+    assert not torch.isnan(y[1]).any() and not torch.isnan(y[0, 0]).any()
+    stream = StreamingInference(nn.Sequential(pool))
+    streamed = torch.stack([stream.step(x[:, :, t]) for t in range(7)], dim=2)
+    torch.testing.assert_close(streamed, y, equal_nan=True)

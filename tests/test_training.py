@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import io
+
 import pytest
 import torch
 from torch import nn
@@ -44,6 +47,7 @@ def test_checkpointing_keeps_keys_outputs_and_gradients():
     keys = list(checked.state_dict())
     assert enable_checkpointing(checked, (BasicBlock,)) == 8
     assert list(checked.state_dict()) == keys
+    assert checked.layer1[0].conv1 is checked.layer1[0].checkpointed.conv1  # attributes reach the block
     x = torch.randn(2, 3, 4, 32, 32)
     plain.train(), checked.train()
     a, b = plain(x), checked(x)
@@ -102,3 +106,33 @@ def test_headline_experiment_per_frame_at_chance_temporal_models_far_above():
     assert accuracy["3D CNN"] > 0.8 and accuracy["(2+1)D CNN"] > 0.8
     params = [row["parameters"] for row in table.rows]
     assert max(params) / min(params) < 1.05  # comparable capacity
+
+
+def _small_checkpointed_net() -> tuple[nn.Module, nn.Module]:
+    torch.manual_seed(0)
+    plain = nn.Sequential(nn.Conv3d(2, 4, 3, padding=1),
+                          nn.Sequential(nn.Conv3d(4, 4, 3, padding=1), nn.BatchNorm3d(4), nn.ReLU()),
+                          nn.Conv3d(4, 1, 1))
+    checked = copy.deepcopy(plain)
+    assert enable_checkpointing(checked, (nn.Sequential,)) == 1  # the root is never wrapped
+    return plain, checked
+
+
+def test_checkpointed_model_copies_pickles_and_loads_like_the_plain_one():
+    plain, checked = _small_checkpointed_net()
+    assert list(checked.state_dict()) == list(plain.state_dict())
+    checked.load_state_dict(plain.state_dict())  # strict
+    x = torch.randn(1, 2, 4, 6, 6)
+    copied = copy.deepcopy(checked)
+    with torch.no_grad():
+        for p in copied.parameters():
+            p.zero_()
+    copied.train()
+    assert copied(x).abs().max() == 0  # the copy runs its own (zeroed) weights
+    assert checked(x).abs().max() > 0
+    buffer = io.BytesIO()
+    torch.save(checked, buffer)  # a closure over a bound method could not be pickled
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False)
+    checked.eval(), loaded.eval()
+    torch.testing.assert_close(loaded(x), checked(x))

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vidconv import frames_reached, receptive_field
-from vidconv.kernels import moving_bar, moving_edge_kernel, temporal_difference_kernel
+from vidconv.kernels import moving_bar, moving_bar_kernel, temporal_difference_kernel
 from vidconv.book.widgets import kernel_figure, kernel_viewer, receptive_field_explorer, receptive_field_figure
 
 
@@ -71,11 +71,11 @@ def test_live_kernel_viewer_redraws_the_chosen_kernel():
 def test_environment_variable_selects_the_static_form(monkeypatch):
     monkeypatch.setenv("VIDCONV_STATIC_FIGURES", "1")
     assert isinstance(receptive_field_explorer(max_depth=2), go.Figure)
-    assert isinstance(kernel_viewer(moving_edge_kernel()), go.Figure)
+    assert isinstance(kernel_viewer(moving_bar_kernel()), go.Figure)
 
 
 def test_kernel_figure_shows_every_time_slice():
-    k = moving_edge_kernel("right")
+    k = moving_bar_kernel("right")
     fig = kernel_figure(k)
     assert len(fig.data) == 3
     for t, heatmap in enumerate(fig.data):
@@ -91,7 +91,7 @@ def test_static_kernel_viewer_has_a_step_per_kernel_and_a_menu_per_input_channel
 
 
 def test_hand_made_kernels_see_direction():
-    right, left = moving_edge_kernel("right"), moving_edge_kernel("left")
+    right, left = moving_bar_kernel("right"), moving_bar_kernel("left")
     clip = moving_bar("right", frames=8, size=16)
     from vidconv import conv3d
     assert conv3d(clip, right).max() > conv3d(clip, left).max()
@@ -101,14 +101,14 @@ def test_hand_made_kernels_see_direction():
 
 
 @pytest.mark.parametrize("call, error, message", [
-    (lambda: receptive_field_figure(kernel=0), ValueError, "kernel must be >= 1"),
+    (lambda: receptive_field_figure(kernel=0), ValueError, "kernel(_size)? must be >= 1"),
     (lambda: receptive_field_figure(depth=0), ValueError, "depth must be >= 1"),
     (lambda: receptive_field_explorer(kernels=(), static=True), ValueError, "kernels must list"),
     (lambda: kernel_figure(torch.zeros(3, 3)), ValueError, r"got shape \(3, 3\)"),
-    (lambda: kernel_figure(moving_edge_kernel(), out_channel=1), ValueError, "out_channel must be < 1"),
+    (lambda: kernel_figure(moving_bar_kernel(), out_channel=1), ValueError, "out_channel must be < 1"),
     (lambda: kernel_viewer("weights"), TypeError, "torch.Tensor"),
     (lambda: moving_bar("up"), ValueError, "direction must be"),
-    (lambda: moving_edge_kernel(size=1), ValueError, "size must be >= 2"),
+    (lambda: moving_bar_kernel(size=1), ValueError, "size must be >= 2"),
 ])
 def test_errors(call, error, message):
     with pytest.raises(error, match=message):

@@ -3,16 +3,19 @@
 * :class:`PerFrameConv2d` — a 2D convolution applied to every frame on its own (no temporal extent).
 * :class:`FullConv3d` — the full ``3 x 3 x 3`` spatio-temporal convolution (R3D).
 * :class:`Conv3dNoTemporal` — a ``1 x 3 x 3`` convolution: 3D in layout, 2D in effect (the upper layers of MC3).
-* :class:`Conv2Plus1d` — a spatial ``1 x d x d`` convolution followed by a temporal ``t x 1 x 1`` one,
-  with the intermediate width chosen so that it has as many parameters as the full 3D convolution
-  (Tran et al., 2018, "A Closer Look at Spatiotemporal Convolutions for Action Recognition").
+* :class:`Conv2Plus1d` — a spatial ``1 x k_s x k_s`` convolution followed by a temporal ``k_t x 1 x 1``
+  one; by default the middle width M gives it (up to rounding down) the parameters of the full
+  ``k_t x k_s x k_s`` convolution it replaces (Tran et al., 2018, "A Closer Look at Spatiotemporal
+  Convolutions for Action Recognition", eq. 5). The released R(2+1)D networks instead compute M once
+  per residual block from the block's input width and use it for both convolutions, so a block's
+  second convolution has fewer parameters than a full 3D one whenever the block widens the channels.
 * :class:`ConvBnReLU3d` — convolution, batch norm, ReLU: the unit of Inception networks.
 * :class:`SeparableConv3d` — S3D's spatial-then-temporal convolution, each with batch norm and ReLU
   (Xie et al., 2018, "Rethinking Spatiotemporal Feature Learning").
 * :class:`SelfGating` — S3D-G's feature gating: channels rescaled by a sigmoid of their global average.
 
 The first three are the *conv builders* of the video ResNets: they share the signature
-``(in_channels, out_channels, mid_channels, *, stride)`` and say through ``downsample_stride`` how the
+``(in_channels, out_channels, *, mid_channels=None, stride=1, padding=1)`` and say through ``downsample_stride`` how the
 matching shortcut must stride. Their child layout matches torchvision's, so state dicts carry over.
 
 All take and return clips laid out as ``(B, C, T, H, W)``.
@@ -26,16 +29,19 @@ from torch import nn
 from vidconv._checks import check_clip_channels, check_positive_int
 
 
-def midplanes_for_2plus1d(in_channels: int, out_channels: int, temporal_kernel: int = 3, spatial_kernel: int = 3) -> int:
-    """Intermediate width M of a (2+1)D block with the parameter count of a full t x d x d convolution.
+def midplanes_for_2plus1d(in_channels: int, out_channels: int, temporal_kernel_size: int = 3,
+                          spatial_kernel_size: int = 3) -> int:
+    """Middle width M of a (2+1)D block with the parameter count of a full k_t x k_s x k_s convolution.
 
-    Solves ``M * (d*d*N_in + t*N_out) = t*d*d*N_in*N_out`` for M and rounds down (Tran et al. 2018, eq. 5).
+    Solves ``M * (k_s^2 N_in + k_t N_out) = k_t k_s^2 N_in N_out`` for M and rounds down (Tran et al.
+    2018, eq. 5), so the block has at most as many conv weights as the full convolution, and fewer by
+    less than ``k_s^2 N_in + k_t N_out`` (one middle channel's worth).
     """
     n_in = check_positive_int(in_channels, "in_channels")
     n_out = check_positive_int(out_channels, "out_channels")
-    t = check_positive_int(temporal_kernel, "temporal_kernel")
-    d = check_positive_int(spatial_kernel, "spatial_kernel")
-    return (t * d * d * n_in * n_out) // (d * d * n_in + t * n_out)
+    k_t = check_positive_int(temporal_kernel_size, "temporal_kernel_size")
+    k_s = check_positive_int(spatial_kernel_size, "spatial_kernel_size")
+    return (k_t * k_s * k_s * n_in * n_out) // (k_s * k_s * n_in + k_t * n_out)
 
 
 class _CheckedConv3d(nn.Conv3d):
@@ -49,7 +55,7 @@ class _CheckedConv3d(nn.Conv3d):
 class FullConv3d(_CheckedConv3d):
     """A ``3 x 3 x 3`` convolution without bias, striding alike in time and space (R3D's conv builder)."""
 
-    def __init__(self, in_channels: int, out_channels: int, mid_channels: int | None = None, *,
+    def __init__(self, in_channels: int, out_channels: int, *, mid_channels: int | None = None,
                  stride: int = 1, padding: int = 1) -> None:
         # mid_channels is accepted and ignored so that all conv builders share one signature.
         super().__init__(in_channels, out_channels, kernel_size=3, stride=stride, padding=padding, bias=False)
@@ -63,8 +69,9 @@ class FullConv3d(_CheckedConv3d):
 class Conv3dNoTemporal(_CheckedConv3d):
     """A ``1 x 3 x 3`` convolution without bias: each frame is filtered alone (MC3's upper layers)."""
 
-    def __init__(self, in_channels: int, out_channels: int, mid_channels: int | None = None, *,
+    def __init__(self, in_channels: int, out_channels: int, *, mid_channels: int | None = None,
                  stride: int = 1, padding: int = 1) -> None:
+        # mid_channels is accepted and ignored so that all conv builders share one signature.
         super().__init__(in_channels, out_channels, kernel_size=(1, 3, 3), stride=(1, stride, stride),
                          padding=(0, padding, padding), bias=False)
 
@@ -81,36 +88,40 @@ class Conv2Plus1d(nn.Sequential):
 
     Args:
         in_channels, out_channels: channels of the input and output clip.
-        mid_channels: width between the two convolutions; ``None`` picks the value that matches the
-            parameter count of a full 3D convolution (:func:`midplanes_for_2plus1d`).
-        temporal_kernel, spatial_kernel: ``t`` and ``d`` of the factorised ``t x d x d`` kernel.
+        mid_channels: keyword only (a third positional number would read as a kernel size, as it
+            does for :class:`PerFrameConv2d`): the width M between the two convolutions. ``None``
+            picks the M of :func:`midplanes_for_2plus1d`, the full 3D convolution's parameter count.
+        temporal_kernel_size, spatial_kernel_size: ``k_t`` and ``k_s`` of the factorised
+            ``k_t x k_s x k_s`` kernel.
         stride: applied spatially by the first conv and temporally by the second.
-        padding: ``None`` keeps "same"-style padding ``(kernel - 1) // 2`` on each axis.
+        padding: ``None`` keeps "same"-style padding ``(kernel_size - 1) // 2`` on each axis; an int
+            pads every axis by that much.
     """
 
     def __init__(
         self,
         in_channels: int,
         out_channels: int,
-        mid_channels: int | None = None,
         *,
-        temporal_kernel: int = 3,
-        spatial_kernel: int = 3,
+        mid_channels: int | None = None,
+        temporal_kernel_size: int = 3,
+        spatial_kernel_size: int = 3,
         stride: int = 1,
         padding: int | None = None,
     ) -> None:
+        k_t, k_s = temporal_kernel_size, spatial_kernel_size
         if mid_channels is None:
-            mid_channels = midplanes_for_2plus1d(in_channels, out_channels, temporal_kernel, spatial_kernel)
+            mid_channels = midplanes_for_2plus1d(in_channels, out_channels, k_t, k_s)
         check_positive_int(mid_channels, "mid_channels")
         check_positive_int(stride, "stride")
-        pad_s = (spatial_kernel - 1) // 2 if padding is None else check_positive_int(padding, "padding", minimum=0)
-        pad_t = (temporal_kernel - 1) // 2 if padding is None else padding
+        pad_s = (k_s - 1) // 2 if padding is None else check_positive_int(padding, "padding", minimum=0)
+        pad_t = (k_t - 1) // 2 if padding is None else padding
         super().__init__(
-            nn.Conv3d(in_channels, mid_channels, (1, spatial_kernel, spatial_kernel),
+            nn.Conv3d(in_channels, mid_channels, (1, k_s, k_s),
                       stride=(1, stride, stride), padding=(0, pad_s, pad_s), bias=False),
             nn.BatchNorm3d(mid_channels),
             nn.ReLU(inplace=True),
-            nn.Conv3d(mid_channels, out_channels, (temporal_kernel, 1, 1),
+            nn.Conv3d(mid_channels, out_channels, (k_t, 1, 1),
                       stride=(stride, 1, 1), padding=(pad_t, 0, 0), bias=False),
         )
         self.in_channels = in_channels

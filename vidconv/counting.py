@@ -1,8 +1,13 @@
 """Parameter and FLOP counts, measured rather than derived by hand.
 
 FLOPs come from ``torch.utils.flop_counter.FlopCounterMode``, which counts two FLOPs (a multiply and
-an add) per multiply-accumulate. The "GFLOPS" column in torchvision's model tables counts
-multiply-accumulates (MACs), so it is half of what the counter reports: see :func:`count_macs`.
+an add) per multiply-accumulate. Much of the vision literature calls one multiply-add one "FLOP"
+(He et al. 2016 write "FLOPs (multiply-adds)"; fvcore counts a multiply-add as one flop), and so
+does the "GFLOPS" column of torchvision's model tables: those figures are multiply-accumulates
+(MACs), half of what the counter reports — see :func:`count_macs`.
+
+Measuring never changes the model: the pass runs in eval mode under ``torch.no_grad()`` and every
+training flag is restored afterwards (:func:`vidconv._probe.measuring`).
 
 To count a large model without computing anything, build it on the meta device
 (``with torch.device("meta"): model = ...``); the input is created where the model's parameters are.
@@ -12,11 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from vidconv._checks import check_shape
+from vidconv._probe import measuring, probe_input
 
 
 def _check_module(model: object) -> nn.Module:
@@ -32,16 +37,17 @@ def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
 
 
 def count_flops(model: nn.Module, input_shape: Sequence[int]) -> int:
-    """FLOPs of one forward pass on an input of ``input_shape`` (2 per multiply-accumulate)."""
+    """FLOPs of one forward pass on an input of ``input_shape`` (2 per multiply-accumulate).
+
+    The pass runs in eval mode and leaves the model as it was: same training flags, same buffers
+    (a train-mode batch norm would otherwise move its running statistics).
+    """
     _check_module(model)
     shape = check_shape(input_shape, "input_shape")
-    first = next(model.parameters(), None)
-    device = first.device if first is not None else torch.device("cpu")
-    dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
-    x = torch.zeros(shape, device=device, dtype=dtype)
+    x = probe_input(model, shape)
     counter = FlopCounterMode(display=False)
     try:
-        with counter, torch.no_grad():
+        with measuring(model), counter:
             model(x)
     except RuntimeError as err:
         raise ValueError(f"{type(model).__name__} cannot process an input of shape {shape}: {err}") from err

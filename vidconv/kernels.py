@@ -3,6 +3,10 @@
 A 3D kernel can encode motion because its slices at different time offsets may differ. The kernels
 here are written by hand so that what they detect is known in advance; the book compares their
 responses to a bar moving right and to the same bar moving left.
+
+Each time slice of :func:`moving_bar_kernel` sums to zero, so the kernel's response summed over a
+whole clip is zero whatever the clip: a linear layer followed by a global average cannot report
+direction. Order becomes visible only through a non-linearity (a ReLU, a max) before the pooling.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ def moving_bar(direction: str = "right", *, frames: int = 8, size: int = 16, spe
     return clip
 
 
-def moving_edge_kernel(direction: str = "right", *, size: int = 3) -> torch.Tensor:
+def moving_bar_kernel(direction: str = "right", *, size: int = 3) -> torch.Tensor:
     """A ``(1, 1, size, size, size)`` kernel matching a vertical bar that moves one pixel per frame.
 
     At time offset ``i`` the kernel is positive on column ``i`` (or ``size-1-i`` for ``"left"``) and

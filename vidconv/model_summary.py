@@ -4,10 +4,11 @@ For every layer: output shape, parameters, multiply-adds and FLOPs, and the rece
 cumulative stride of its output units along (T, H, W).
 
 * FLOPs come from ``torch.utils.flop_counter.FlopCounterMode`` (2 per multiply-add), per module.
-* Receptive fields follow the rule of Chapter 1 — each conv or pool adds ``(k-1) * d * jump`` and
-  multiplies ``jump`` by its stride — but are propagated through every tensor operation the forward
-  pass performs (a ``TorchFunctionMode`` watches them), so residual additions and Inception
-  concatenations take the largest field among their inputs instead of needing a hand-written graph.
+* Receptive fields follow the rule of Chapter 1 (:func:`vidconv.receptive_field.extend_field`: each
+  conv or pool adds ``(k-1) * d * jump`` and multiplies ``jump`` by its stride) but are propagated
+  through every tensor operation the forward pass performs (a ``TorchFunctionMode`` watches them),
+  so residual additions and Inception concatenations take the largest field among their inputs
+  instead of needing a hand-written graph.
   Global pooling (adaptive pools to size 1, means over time and space) makes the field the whole input.
 
 Build a large model on the meta device (``with torch.device("meta"): ...``) to summarise it without
@@ -26,6 +27,8 @@ from torch.overrides import TorchFunctionMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from vidconv._checks import check_shape
+from vidconv._probe import measuring, probe_input
+from vidconv.receptive_field import extend_field
 from vidconv.table import Table
 
 Triple = tuple[int, int, int]
@@ -45,9 +48,10 @@ class Field:
     size: Triple = (1, 1, 1)
     jump: Triple = (1, 1, 1)
 
-    def through(self, kernel: Triple, stride: Triple, dilation: Triple = (1, 1, 1)) -> Field:
-        size = tuple(s + (k - 1) * d * j for s, k, d, j in zip(self.size, kernel, dilation, self.jump))
-        return Field(size, tuple(j * s for j, s in zip(self.jump, stride)))  # type: ignore[arg-type]
+    def through(self, kernel_size: Triple, stride: Triple, dilation: Triple = (1, 1, 1)) -> Field:
+        """The field after a layer: :func:`vidconv.receptive_field.extend_field` on each axis."""
+        steps = [extend_field(*args) for args in zip(self.size, self.jump, kernel_size, stride, dilation)]
+        return Field(tuple(s for s, _ in steps), tuple(j for _, j in steps))  # type: ignore[arg-type]
 
     @staticmethod
     def widest(fields: Sequence[Field]) -> Field:
@@ -198,10 +202,7 @@ def summary(model: nn.Module, input_shape: Sequence[int], *, depth: int | None =
     chosen = {m for m, n in names.items()
               if (depth is None and not list(m.children()) and not isinstance(m, _SKIP))
               or (depth is not None and n.count(".") + 1 == depth)}
-    first = next(model.parameters(), None)
-    device = first.device if first is not None else torch.device("cpu")
-    dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
-    x = torch.zeros(shape, device=device, dtype=dtype)
+    x = probe_input(model, shape)
 
     tracker = _FieldTracker()
     tracker.annotate(x, Field())
@@ -214,17 +215,14 @@ def summary(model: nn.Module, input_shape: Sequence[int], *, depth: int | None =
 
     handles = [m.register_forward_hook(record) for m in chosen]
     counter = FlopCounterMode(display=False)
-    was_training = model.training
-    model.eval()
     try:
-        with counter, tracker, torch.no_grad():
+        with measuring(model), counter, tracker:
             y = model(x)
     except RuntimeError as err:
         raise ValueError(f"{type(model).__name__} cannot process an input of shape {shape}: {err}") from err
     finally:
         for h in handles:
             h.remove()
-        model.train(was_training)
 
     flops = counter.get_flop_counts()
     root = type(model).__name__

@@ -24,20 +24,26 @@ import torch
 from torch import nn
 
 from vidconv._checks import check_positive_int, check_shape
+from vidconv._probe import probe_input
 
 
 @dataclass(frozen=True)
 class AxisLayer:
-    """One layer's geometry along a single axis."""
+    """One layer's geometry along a single axis: kernel size ``k``, stride ``s``, dilation ``d``."""
 
-    kernel: int
+    kernel_size: int
     stride: int = 1
     dilation: int = 1
 
     def __post_init__(self) -> None:
-        check_positive_int(self.kernel, "kernel")
+        check_positive_int(self.kernel_size, "kernel_size")
         check_positive_int(self.stride, "stride")
         check_positive_int(self.dilation, "dilation")
+
+    @property
+    def kernel(self) -> int:
+        """Short name for :attr:`kernel_size` (kept for the book's widgets)."""
+        return self.kernel_size
 
 
 LayerLike = AxisLayer | tuple[int, ...]
@@ -45,7 +51,8 @@ LayerLike = AxisLayer | tuple[int, ...]
 
 def _as_layers(layers: Iterable[LayerLike]) -> list[AxisLayer]:
     if isinstance(layers, (str, bytes)) or not isinstance(layers, Iterable):
-        raise TypeError(f"layers must be a sequence of AxisLayer or (kernel, stride, dilation) tuples, got {type(layers).__name__}")
+        raise TypeError("layers must be a sequence of AxisLayer or (kernel_size, stride, dilation) tuples, "
+                        f"got {type(layers).__name__}")
     out = []
     for i, layer in enumerate(layers):
         if isinstance(layer, AxisLayer):
@@ -53,60 +60,72 @@ def _as_layers(layers: Iterable[LayerLike]) -> list[AxisLayer]:
         elif isinstance(layer, tuple) and 1 <= len(layer) <= 3:
             out.append(AxisLayer(*layer))
         else:
-            raise TypeError(f"layer {i} must be an AxisLayer or a (kernel[, stride[, dilation]]) tuple, got {layer!r}")
+            raise TypeError(f"layer {i} must be an AxisLayer or a (kernel_size[, stride[, dilation]]) tuple, "
+                            f"got {layer!r}")
+    return out
+
+
+def extend_field(size: int, jump: int, kernel_size: int, stride: int = 1, dilation: int = 1) -> tuple[int, int]:
+    """One step of the recurrence: the field and jump of a layer's output from those of its input.
+
+    The layer widens the field by its kernel span ``(k - 1) * d`` in units of its input, one of which
+    is ``jump`` input samples; its own stride multiplies the jump of everything above it. This is
+    the only place vidconv writes the rule (:mod:`vidconv.model_summary` applies it per axis).
+    """
+    return size + (kernel_size - 1) * dilation * jump, jump * stride
+
+
+def _walk(layers: Iterable[LayerLike]) -> list[tuple[AxisLayer, int, int]]:
+    """Each layer with the receptive field and cumulative stride of its output units."""
+    size, jump, out = 1, 1, []
+    for layer in _as_layers(layers):
+        size, jump = extend_field(size, jump, layer.kernel_size, layer.stride, layer.dilation)
+        out.append((layer, size, jump))
     return out
 
 
 def receptive_field(layers: Iterable[LayerLike]) -> int:
     """Span, in input samples, of one output unit of the stack (the formula in the module docstring)."""
-    size, jump = 1, 1
-    for layer in _as_layers(layers):
-        size += (layer.kernel - 1) * layer.dilation * jump
-        jump *= layer.stride
-    return size
+    walked = _walk(layers)
+    return walked[-1][1] if walked else 1
 
 
 def cumulative_stride(layers: Iterable[LayerLike]) -> int:
     """Input samples between neighbouring output units: the product of all strides."""
-    jump = 1
-    for layer in _as_layers(layers):
-        jump *= layer.stride
-    return jump
+    walked = _walk(layers)
+    return walked[-1][2] if walked else 1
 
 
 def receptive_field_table(layers: Iterable[LayerLike]) -> list[dict[str, int]]:
     """Per layer: its geometry, the receptive field of its output units and their cumulative stride."""
-    rows, size, jump = [], 1, 1
-    for i, layer in enumerate(_as_layers(layers), start=1):
-        size += (layer.kernel - 1) * layer.dilation * jump
-        jump *= layer.stride
-        rows.append({"layer": i, "kernel": layer.kernel, "stride": layer.stride, "dilation": layer.dilation,
-                     "receptive_field": size, "cumulative_stride": jump})
-    return rows
+    return [{"layer": i, "kernel_size": layer.kernel_size, "stride": layer.stride, "dilation": layer.dilation,
+             "receptive_field": size, "cumulative_stride": jump}
+            for i, (layer, size, jump) in enumerate(_walk(layers), start=1)]
 
 
 def frames_reached(layers: Iterable[LayerLike]) -> list[list[int]]:
     """Which units of every level feed output unit 0 of the top layer (no padding, unbounded input).
 
     Returns one sorted index list per level, from the input (level 0) to the output (level L).
-    Output unit ``j`` of a layer reads its input units ``j*stride + i*dilation`` for ``i < kernel``.
+    Output unit ``j`` of a layer reads its input units ``j*stride + i*dilation`` for ``i < kernel_size``.
     """
     stack = _as_layers(layers)
     levels = [[0]]
     for layer in reversed(stack):
-        below = {j * layer.stride + i * layer.dilation for j in levels[0] for i in range(layer.kernel)}
+        below = {j * layer.stride + i * layer.dilation for j in levels[0] for i in range(layer.kernel_size)}
         levels.insert(0, sorted(below))
     return levels
 
 
 def temporal_stack(layers: Iterable[LayerLike], channels: int = 1) -> nn.Sequential:
-    """A network of ``Conv3d`` layers that act along time only: kernel ``(k, 1, 1)`` for each given layer.
+    """A network of ``Conv3d`` layers that act along time only: kernel size ``(k, 1, 1)`` for each layer.
 
     Its temporal receptive field is that of ``layers``, so it lets a gradient check any formula for them.
     """
     channels = check_positive_int(channels, "channels")
     return nn.Sequential(*(
-        nn.Conv3d(channels, channels, (layer.kernel, 1, 1), stride=(layer.stride, 1, 1), dilation=(layer.dilation, 1, 1))
+        nn.Conv3d(channels, channels, (layer.kernel_size, 1, 1), stride=(layer.stride, 1, 1),
+                  dilation=(layer.dilation, 1, 1))
         for layer in _as_layers(layers)
     ))
 
@@ -135,30 +154,47 @@ def layers_along_axis(model: nn.Module, axis: int = 0) -> list[AxisLayer]:
     return layers
 
 
-def _path_counting_copy(model: nn.Module) -> nn.Module:
-    """A copy whose gradient is non-zero exactly where a path to the output exists.
+def _replace(root: nn.Module, name: str, new: nn.Module) -> None:
+    parent, _, attr = name.rpartition(".")
+    setattr(root.get_submodule(parent) if parent else root, attr, new)
 
-    All conv weights become 1 and biases 0; max pooling (whose gradient reaches only the arg-max)
-    becomes average pooling of the same geometry (a module may offer its own ``path_counting_twin()``). With a positive input every activation stays
-    positive, so ReLUs pass everything and no path is lost by cancellation.
+
+def _path_counting_copy(model: nn.Module) -> nn.Module:
+    """A float64 copy whose gradient is non-zero exactly where a path to the output exists.
+
+    * conv weights become 1 and biases 0, so with a positive input every activation stays positive,
+      ReLUs pass everything and no path is lost by cancellation;
+    * batch norms become the identity (statistics 0 and 1, scale 1, shift 0): in eval mode a batch
+      norm is a per-channel affine map that adds no path, but trained statistics could turn every
+      activation negative and let a ReLU cut all paths;
+    * max pooling (whose gradient reaches only the arg-max) becomes average pooling of the same
+      geometry; a module may offer its own ``path_counting_twin()``.
+
+    A model on the ``meta`` device has no values to copy: its copy is materialised on the CPU with
+    each module's own ``reset_parameters()`` before the rules above apply.
     """
-    clone = copy.deepcopy(model).double().eval()
-    for name, m in list(clone.named_modules()):
-        if isinstance(m, nn.modules.conv._ConvNd):
-            with torch.no_grad():
+    clone = copy.deepcopy(model)
+    if any(t.is_meta for t in (*clone.parameters(), *clone.buffers())):
+        clone = clone.to_empty(device="cpu")
+        for m in clone.modules():
+            if callable(getattr(m, "reset_parameters", None)):
+                m.reset_parameters()
+    clone = clone.double().eval()
+    with torch.no_grad():
+        for name, m in list(clone.named_modules()):
+            if isinstance(m, nn.modules.conv._ConvNd):
                 m.weight.fill_(1.0)
                 if m.bias is not None:
                     m.bias.zero_()
-        twin = getattr(m, "path_counting_twin", None)  # layers with their own arg-max gradients say how to measure them
-        if callable(twin) and name:
-            parent = clone.get_submodule(name.rpartition(".")[0]) if "." in name else clone
-            setattr(parent, name.rpartition(".")[2], twin())
-        if isinstance(m, nn.MaxPool3d):
-            if m.dilation not in (1, (1, 1, 1)):
-                raise ValueError(f"layer {name!r}: dilated max pooling has no average-pooling twin to measure with")
-            avg = nn.AvgPool3d(m.kernel_size, m.stride, m.padding, ceil_mode=m.ceil_mode)
-            parent = clone.get_submodule(name.rpartition(".")[0]) if "." in name else clone
-            setattr(parent, name.rpartition(".")[2], avg)
+            elif isinstance(m, nn.modules.batchnorm._BatchNorm):
+                _replace(clone, name, nn.Identity())
+            elif isinstance(m, nn.MaxPool3d):
+                if m.dilation not in (1, (1, 1, 1)):
+                    raise ValueError(f"layer {name!r}: dilated max pooling has no average-pooling twin to measure with")
+                _replace(clone, name, nn.AvgPool3d(m.kernel_size, m.stride, m.padding, ceil_mode=m.ceil_mode))
+            twin = getattr(m, "path_counting_twin", None)  # layers with arg-max gradients say how to measure them
+            if callable(twin) and name:
+                _replace(clone, name, twin())
     return clone
 
 
@@ -186,7 +222,8 @@ def empirical_receptive_field(
 
     Backpropagates from a single output unit (by default the one at the centre of every axis, far
     from the zero padding) of a path-counting copy of ``model`` and returns the input positions along
-    ``axis`` (0 = T, 1 = H, 2 = W) where the gradient is non-zero.
+    ``axis`` (0 = T, 1 = H, 2 = W) where the gradient is non-zero. ``model`` itself is not touched;
+    the copy runs on the model's device (a ``meta`` model is measured on the CPU).
 
     Args:
         model: maps ``(B, C, T, H, W)`` to ``(B, C', T', H', W')``.
@@ -200,7 +237,7 @@ def empirical_receptive_field(
     if axis not in (0, 1, 2):
         raise ValueError(f"axis must be 0 (time), 1 (height) or 2 (width), got {axis!r}")
     probe = _path_counting_copy(model)
-    x = torch.ones(shape, dtype=torch.float64, requires_grad=True)
+    x = probe_input(probe, shape, fill=1.0, dtype=torch.float64).requires_grad_()
     try:
         y = probe(x)
     except RuntimeError as err:
@@ -211,9 +248,15 @@ def empirical_receptive_field(
     if output_index is None:
         output_index = tuple(s // 2 for s in y.shape[2:])
     if len(output_index) != 3 or any(not 0 <= i < s for i, s in zip(output_index, y.shape[2:])):
-        raise ValueError(f"output_index must be a (t, h, w) inside the output {tuple(y.shape[2:])}, got {tuple(output_index)}")
+        raise ValueError(f"output_index must be a (t, h, w) inside the output {tuple(y.shape[2:])}, "
+                         f"got {tuple(output_index)}")
     y[(0, 0, *output_index)].backward()
     grad = x.grad[0].abs().sum(dim=0)  # (T, H, W)
     other = tuple(d for d in range(3) if d != axis)
     reached = grad.sum(dim=other) > 0  # (size along axis,)
-    return MeasuredField(tuple(int(i) for i in torch.nonzero(reached).flatten()))
+    positions = tuple(int(i) for i in torch.nonzero(reached).flatten())
+    if not positions:
+        raise ValueError(f"no input position reaches output unit {tuple(output_index)} of {type(model).__name__}: "
+                         "the path-counting copy (weights 1, biases 0, batch norm as identity) still gives it a "
+                         "zero gradient, so some other layer blocks every path")
+    return MeasuredField(positions)

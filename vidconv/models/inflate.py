@@ -40,22 +40,22 @@ def _pair(v: int | tuple[int, ...]) -> tuple[int, int]:
     return (v, v) if isinstance(v, int) else (v[0], v[1])
 
 
-def inflate_conv(conv: nn.Conv2d, time_kernel: int = 3, *, time_stride: int = 1,
+def inflate_conv(conv: nn.Conv2d, temporal_kernel_size: int = 3, *, temporal_stride: int = 1,
                  init: Literal["mean", "center"] = "mean") -> InflatedConv3d:
-    """A 3D copy of ``conv`` with ``time_kernel`` frames of temporal extent.
+    """A 3D copy of ``conv`` with ``temporal_kernel_size`` frames of temporal extent.
 
     Args:
         conv: a 2D convolution (its weights are copied, not shared).
-        time_kernel: temporal kernel size; ``(time_kernel - 1) // 2`` frames of replicate padding keep
-            the number of frames (for odd sizes).
-        time_stride: temporal stride.
-        init: ``"mean"`` repeats the 2D kernel and divides by ``time_kernel`` (I3D); ``"center"`` puts it
-            on the central time offset and zeros elsewhere, so the layer starts as a per-frame 2D conv.
+        temporal_kernel_size: ``k_t``; ``(k_t - 1) // 2`` frames of replicate padding keep the number
+            of frames (for odd sizes).
+        temporal_stride: temporal stride.
+        init: ``"mean"`` repeats the 2D kernel and divides by ``k_t`` (I3D); ``"center"`` puts it on
+            the central time offset and zeros elsewhere, so the layer starts as a per-frame 2D conv.
     """
     if not isinstance(conv, nn.Conv2d):
         raise TypeError(f"conv must be an nn.Conv2d, got {type(conv).__name__}")
-    check_positive_int(time_kernel, "time_kernel")
-    check_positive_int(time_stride, "time_stride")
+    check_positive_int(temporal_kernel_size, "temporal_kernel_size")
+    check_positive_int(temporal_stride, "temporal_stride")
     if init not in ("mean", "center"):
         raise ValueError(f"init must be 'mean' or 'center', got {init!r}")
     if not isinstance(conv.padding, tuple):
@@ -64,18 +64,18 @@ def inflate_conv(conv: nn.Conv2d, time_kernel: int = 3, *, time_stride: int = 1,
         raise ValueError(f"only zero-padded convolutions can be inflated, got padding_mode={conv.padding_mode!r}")
     kh, kw = _pair(conv.kernel_size)
     out = InflatedConv3d(
-        conv.in_channels, conv.out_channels, (time_kernel, kh, kw),
-        stride=(time_stride, *_pair(conv.stride)), padding=((time_kernel - 1) // 2, *_pair(conv.padding)),
+        conv.in_channels, conv.out_channels, (temporal_kernel_size, kh, kw),
+        stride=(temporal_stride, *_pair(conv.stride)), padding=((temporal_kernel_size - 1) // 2, *_pair(conv.padding)),
         dilation=(1, *_pair(conv.dilation)), groups=conv.groups, bias=conv.bias is not None,
         device=conv.weight.device, dtype=conv.weight.dtype,
     )
     with torch.no_grad():
         w2d = conv.weight.unsqueeze(2)  # (C_out, C_in/groups, 1, kH, kW)
         if init == "mean":
-            out.weight.copy_(w2d.expand(-1, -1, time_kernel, -1, -1) / time_kernel)
+            out.weight.copy_(w2d.expand(-1, -1, temporal_kernel_size, -1, -1) / temporal_kernel_size)
         else:
             out.weight.zero_()
-            out.weight[:, :, time_kernel // 2].copy_(conv.weight)
+            out.weight[:, :, temporal_kernel_size // 2].copy_(conv.weight)
         if conv.bias is not None:
             out.bias.copy_(conv.bias)
     return out
@@ -91,15 +91,23 @@ def inflate_batchnorm(bn: nn.BatchNorm2d) -> nn.BatchNorm3d:
     return out
 
 
-def inflate_pool(pool: nn.Module, time_kernel: int = 1, *, time_stride: int | None = None) -> nn.Module:
-    """3D twin of a 2D max, average or adaptive-average pool; ``time_kernel=1`` leaves time alone."""
-    check_positive_int(time_kernel, "time_kernel")
-    t_stride = time_kernel if time_stride is None else check_positive_int(time_stride, "time_stride")
+def inflate_pool(pool: nn.Module, temporal_kernel_size: int = 1, *, temporal_stride: int | None = None) -> nn.Module:
+    """3D twin of a 2D max, average or adaptive-average pool.
+
+    Max and average pools get a ``temporal_kernel_size x k x k`` window with temporal stride
+    ``temporal_stride`` (default: the kernel size, as PyTorch's pools default their stride to the
+    kernel); ``temporal_kernel_size=1`` leaves the number of frames unchanged. An adaptive average pool
+    to ``(h, w)`` becomes one to ``(1, h, w)``: it averages over all frames, whatever
+    ``temporal_kernel_size`` says (the global pool of a 2D classifier becomes a global pool over time).
+    """
+    check_positive_int(temporal_kernel_size, "temporal_kernel_size")
+    t_stride = (temporal_kernel_size if temporal_stride is None
+                else check_positive_int(temporal_stride, "temporal_stride"))
     if isinstance(pool, nn.MaxPool2d):
-        return nn.MaxPool3d((time_kernel, *_pair(pool.kernel_size)), stride=(t_stride, *_pair(pool.stride)),
+        return nn.MaxPool3d((temporal_kernel_size, *_pair(pool.kernel_size)), stride=(t_stride, *_pair(pool.stride)),
                             padding=(0, *_pair(pool.padding)), dilation=(1, *_pair(pool.dilation)), ceil_mode=pool.ceil_mode)
     if isinstance(pool, nn.AvgPool2d):
-        return nn.AvgPool3d((time_kernel, *_pair(pool.kernel_size)), stride=(t_stride, *_pair(pool.stride)),
+        return nn.AvgPool3d((temporal_kernel_size, *_pair(pool.kernel_size)), stride=(t_stride, *_pair(pool.stride)),
                             padding=(0, *_pair(pool.padding)), ceil_mode=pool.ceil_mode,
                             count_include_pad=pool.count_include_pad)
     if isinstance(pool, nn.AdaptiveAvgPool2d):
@@ -107,21 +115,22 @@ def inflate_pool(pool: nn.Module, time_kernel: int = 1, *, time_stride: int | No
     raise TypeError(f"pool must be nn.MaxPool2d, nn.AvgPool2d or nn.AdaptiveAvgPool2d, got {type(pool).__name__}")
 
 
-def inflate_network(model: nn.Module, time_kernel: int = 3, *, init: Literal["mean", "center"] = "mean") -> nn.Module:
+def inflate_network(model: nn.Module, temporal_kernel_size: int = 3, *,
+                    init: Literal["mean", "center"] = "mean") -> nn.Module:
     """A 3D copy of a 2D CNN (e.g. a torchvision ResNet) whose forward reads clips ``(B, C, T, H, W)``.
 
-    Every ``Conv2d`` with a spatial kernel larger than 1x1 gets ``time_kernel`` frames, 1x1 convs get 1;
+    Every ``Conv2d`` with a spatial kernel larger than 1x1 gets ``temporal_kernel_size`` frames, 1x1 convs get 1;
     batch norms and pools are inflated in place of the originals, so the network's own ``forward``
     (which only flattens after global pooling) runs unchanged. Time is never strided: the output of the
     global pool averages over all frames. ``model`` itself is not modified.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    check_positive_int(time_kernel, "time_kernel")
+    check_positive_int(temporal_kernel_size, "temporal_kernel_size")
     clone = copy.deepcopy(model)
     for name, module in list(clone.named_modules()):
         if isinstance(module, nn.Conv2d):
-            t = time_kernel if max(_pair(module.kernel_size)) > 1 else 1
+            t = temporal_kernel_size if max(_pair(module.kernel_size)) > 1 else 1
             new: nn.Module = inflate_conv(module, t, init=init)
         elif isinstance(module, nn.BatchNorm2d):
             new = inflate_batchnorm(module)

@@ -41,10 +41,13 @@ class BasicBlock(nn.Module):
                  downsample: nn.Module | None = None) -> None:
         super().__init__()
         # One middle width per block, from the block's input width, for both of its convs: that is
-        # what the released R(2+1)D models (and torchvision) do, so their weights fit.
+        # what the released R(2+1)D models (and torchvision) do, so their weights fit. When the block
+        # widens (in_channels < channels) its second conv therefore has fewer weights than a full 3D
+        # conv: layer2.0.conv2 gets M = 230, not the 288 of eq. 5 for 128 -> 128.
         mid = midplanes_for_2plus1d(in_channels, channels)
-        self.conv1 = nn.Sequential(conv(in_channels, channels, mid, stride=stride), nn.BatchNorm3d(channels), nn.ReLU(inplace=True))
-        self.conv2 = nn.Sequential(conv(channels, channels, mid), nn.BatchNorm3d(channels))
+        self.conv1 = nn.Sequential(conv(in_channels, channels, mid_channels=mid, stride=stride),
+                                   nn.BatchNorm3d(channels), nn.ReLU(inplace=True))
+        self.conv2 = nn.Sequential(conv(channels, channels, mid_channels=mid), nn.BatchNorm3d(channels))
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
 
@@ -63,8 +66,10 @@ class Bottleneck(nn.Module):
         super().__init__()
         mid = midplanes_for_2plus1d(in_channels, channels)
         out = channels * self.expansion
-        self.conv1 = nn.Sequential(nn.Conv3d(in_channels, channels, 1, bias=False), nn.BatchNorm3d(channels), nn.ReLU(inplace=True))
-        self.conv2 = nn.Sequential(conv(channels, channels, mid, stride=stride), nn.BatchNorm3d(channels), nn.ReLU(inplace=True))
+        self.conv1 = nn.Sequential(nn.Conv3d(in_channels, channels, 1, bias=False), nn.BatchNorm3d(channels),
+                                   nn.ReLU(inplace=True))
+        self.conv2 = nn.Sequential(conv(channels, channels, mid_channels=mid, stride=stride), nn.BatchNorm3d(channels),
+                                   nn.ReLU(inplace=True))
         self.conv3 = nn.Sequential(nn.Conv3d(channels, out, 1, bias=False), nn.BatchNorm3d(out))
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
@@ -111,6 +116,7 @@ class VideoResNet(nn.Module):
         zero_init_residual: start each residual branch at zero (its last batch norm's scale is 0).
     """
 
+    in_channels = 3  # RGB clips, as for I3D
     min_frames = 1
     min_size = 1
 
@@ -122,7 +128,7 @@ class VideoResNet(nn.Module):
             raise ValueError(f"need 4 conv builders and 4 stage depths, got {len(conv_builders)} and {len(layers)}")
         if not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
-        self.in_channels = 64
+        self.inplanes = 64  # builder state, as in torchvision: the width the next stage reads
         self.stem = stem()
         self.layer1 = self._stage(block, conv_builders[0], 64, layers[0], stride=1)
         self.layer2 = self._stage(block, conv_builders[1], 128, layers[1], stride=2)
@@ -150,19 +156,20 @@ class VideoResNet(nn.Module):
                stride: int) -> nn.Sequential:
         out = channels * block.expansion
         downsample = None
-        if stride != 1 or self.in_channels != out:
+        if stride != 1 or self.inplanes != out:
             # The shortcut must land on the same grid as the block: stride it as the conv builder strides.
             downsample = nn.Sequential(
-                nn.Conv3d(self.in_channels, out, 1, stride=conv.downsample_stride(stride), bias=False),
+                nn.Conv3d(self.inplanes, out, 1, stride=conv.downsample_stride(stride), bias=False),
                 nn.BatchNorm3d(out),
             )
-        blocks = [block(self.in_channels, channels, conv, stride, downsample)]
-        self.in_channels = out
+        blocks = [block(self.inplanes, channels, conv, stride, downsample)]
+        self.inplanes = out
         blocks += [block(out, channels, conv) for _ in range(1, depth)]
         return nn.Sequential(*blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        check_clip(x, type(self).__name__, channels=3, min_frames=self.min_frames, min_size=self.min_size)
+        check_clip(x, type(self).__name__, channels=self.in_channels, min_frames=self.min_frames,
+                   min_size=self.min_size)
         x = self.stem(x)  # (B, 64, T, H/2, W/2)
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))  # (B, 512, T/8, H/16, W/16) for R3D
         x = self.avgpool(x).flatten(1)  # (B, 512)

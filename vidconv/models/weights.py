@@ -2,15 +2,18 @@
 
 torchvision keeps each checkpoint's URL, file hash and metadata in a ``WeightsEnum``. vidconv's
 builders accept those enums (or their names, or ``"DEFAULT"``), because their state dicts are
-torchvision's. A checkpoint already in the torch hub cache loads without a network; otherwise the
-download host is probed for a few seconds first, so that a machine without internet gets a clear
-message instead of a stalled download.
+torchvision's; the enum's own ``verify`` resolves them and ``get_state_dict`` downloads and checks
+the file. A checkpoint already in the torch hub cache loads without a network; otherwise the URL is
+probed first with a short ``HEAD`` request through urllib — the same proxies (``HTTPS_PROXY``,
+``NO_PROXY``) the download will use — so that a machine without internet gets a clear message
+instead of a stalled download.
 """
 
 from __future__ import annotations
 
 import os
-import socket
+import urllib.error
+import urllib.request
 from typing import Any
 from urllib.parse import urlparse
 
@@ -23,16 +26,13 @@ PROBE_TIMEOUT_S = 3.0
 
 def resolve_weights(weights: Any, enum: type[WeightsEnum]) -> WeightsEnum | None:
     """``None``, an enum member of ``enum``, or its name (``"DEFAULT"``, ``"KINETICS400_V1"``)."""
-    if weights is None:
-        return None
-    if isinstance(weights, str):
-        name = weights.removeprefix(f"{enum.__name__}.")
-        if name not in enum.__members__:
-            raise ValueError(f"unknown weights {weights!r} for {enum.__name__}; choose one of {sorted(enum.__members__)}")
-        return enum[name]
-    if not isinstance(weights, enum):
+    if weights is not None and not isinstance(weights, (str, enum)):
         raise TypeError(f"weights must be None, a {enum.__name__} member or its name, got {type(weights).__name__}")
-    return weights
+    try:
+        return enum.verify(weights)
+    except KeyError:  # verify looks a name up with enum[name]
+        raise ValueError(f"unknown weights {weights!r} for {enum.__name__}; "
+                         f"choose one of {sorted(enum.__members__)}") from None
 
 
 def checkpoint_path(weights: WeightsEnum) -> str:
@@ -41,10 +41,13 @@ def checkpoint_path(weights: WeightsEnum) -> str:
 
 
 def _can_reach(url: str) -> OSError | None:
-    host = urlparse(url).hostname or ""
+    """``None`` if a ``HEAD`` request for ``url`` gets any HTTP answer (through the environment's proxies)."""
     try:
-        socket.create_connection((host, 443), timeout=PROBE_TIMEOUT_S).close()
-    except OSError as err:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=PROBE_TIMEOUT_S):
+            pass
+    except urllib.error.HTTPError:
+        return None  # the server answered; the download itself will report what is wrong
+    except OSError as err:  # URLError, timeouts, refused connections
         return err
     return None
 
@@ -59,7 +62,7 @@ def load_weights(model: nn.Module, weights: WeightsEnum, *, progress: bool = Tru
                 f"{weights} must be downloaded from {weights.url}, but that host cannot be reached ({err}). "
                 f"Run where there is internet (Colab works), or copy the file to {path}."
             )
-    state = torch.hub.load_state_dict_from_url(weights.url, progress=progress, check_hash=True, weights_only=True)
+    state = weights.get_state_dict(progress=progress, check_hash=True, weights_only=True)
     model.load_state_dict(state)
     return model
 

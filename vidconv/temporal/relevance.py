@@ -143,7 +143,12 @@ class ThickPresentTokenSelector(nn.Module):
 
 
 class VideoRelevanceCompressor(nn.Module):
-    """Merge every ``compression_ratio`` frames into one, weighting each token by its relevance.
+    """Merge every ``compression_ratio`` frames into one, a weighted average per token position.
+
+    Each token gets a relevance logit (visual score, plus agreement with the text when given). The
+    merge weights are ``softmax`` of those logits over the frames of a group, separately for each of
+    the N token positions; the returned ``relevance`` is ``sigmoid`` of the same logits — it ranks
+    tokens as the weights do, but it is not the weights (they are ``softmax(logit(relevance))``).
 
     Args:
         hidden_dim: feature size D.
@@ -152,7 +157,7 @@ class VideoRelevanceCompressor(nn.Module):
         num_heads: heads of the attention from video tokens to text tokens.
 
     ``forward(tokens, text=None)`` takes tokens (B, T, N, D) — any N — and optional text features
-    (B, L, D). Returns ``(compressed (B, ceil(T / ratio), N, D), relevance (B, T, N))``. When T is not a
+    (B, L, D). Returns ``(compressed (B, ceil(T / ratio), N, D), relevance (B, T, N) in (0, 1))``. When T is not a
     multiple of the ratio the last group simply has fewer frames; its weights are normalised over them.
     With text, each token's relevance also depends on how well it matches the text (cross-attention).
     """

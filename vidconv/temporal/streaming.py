@@ -23,7 +23,7 @@ from vidconv._checks import check_tensor
 from vidconv.temporal.thick_present import CausalPool3d, CausalResidual, PhenomenologicalConv3D
 
 _POINTWISE = (nn.ReLU, nn.ReLU6, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.LeakyReLU, nn.Hardswish, nn.Identity,
-              nn.Dropout, nn.Dropout3d, nn.BatchNorm3d, nn.GroupNorm)
+              nn.Dropout, nn.Dropout3d, nn.BatchNorm3d)
 _CONTAINERS = (nn.Sequential, CausalResidual)
 _BUFFERED = (PhenomenologicalConv3D, CausalPool3d)
 
@@ -36,9 +36,14 @@ def _check_streamable(model: nn.Module) -> None:
                 raise ValueError(f"{where} looks {m.protention_frames} frames ahead; a stream has no future frames "
                                  "(use protention_frames=0)")
         elif isinstance(m, nn.Conv3d):
-            if m.kernel_size[0] != 1 or m.stride[0] != 1:
-                raise ValueError(f"{where} has temporal kernel {m.kernel_size[0]} and stride {m.stride[0]}; only "
-                                 "1-frame Conv3d layers are pointwise in time (use PhenomenologicalConv3D)")
+            # One frame in must give one frame out, from that frame alone: no temporal extent, stride
+            # or padding ("same" with a 1-frame kernel pads nothing; "valid" never pads).
+            pad_t = 0 if isinstance(m.padding, str) else m.padding[0]
+            if (m.kernel_size[0], m.stride[0], pad_t) != (1, 1, 0):
+                raise ValueError(f"{where} has temporal kernel size {m.kernel_size[0]}, stride {m.stride[0]} and "
+                                 f"padding {pad_t}; a streamed Conv3d must have 1, 1 and 0 in time (a 1-frame "
+                                 "kernel, e.g. (1, 3, 3) with padding (0, 1, 1)); use PhenomenologicalConv3D "
+                                 "for a temporal window")
         elif isinstance(m, nn.GroupNorm):
             raise ValueError(f"{where} normalises over time; it cannot run frame by frame")
         elif not isinstance(m, _POINTWISE + _CONTAINERS + _BUFFERED):

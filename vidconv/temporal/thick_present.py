@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vidconv._checks import check_clip_channels, check_positive_int, check_tensor
+from vidconv._probe import measuring, probe_input
 from vidconv.receptive_field import empirical_receptive_field
 
 
@@ -36,27 +37,28 @@ class PhenomenologicalConv3D(nn.Conv3d):
         in_channels, out_channels: channels.
         retention_frames: how many past frames each output sees (>= 0).
         protention_frames: how many future frames each output sees (>= 0); 0 = causal.
-        spatial_kernel: odd spatial kernel size; space is zero-padded to keep H and W.
+        spatial_kernel_size: odd spatial kernel size; space is zero-padded to keep H and W.
         dilation: temporal dilation: the window then spans ``(retention + protention) * dilation + 1``
             frames but reads only every ``dilation``-th one.
         bias: learn a bias.
 
-    The temporal kernel has ``retention + protention + 1`` taps; zeros are padded before the first frame
+    The temporal kernel size is ``retention + protention + 1`` taps; zeros are padded before the first frame
     (``retention * dilation``) and after the last (``protention * dilation``), so T is kept.
     """
 
     def __init__(self, in_channels: int, out_channels: int, retention_frames: int, protention_frames: int = 0, *,
-                 spatial_kernel: int = 3, dilation: int = 1, bias: bool = True) -> None:
+                 spatial_kernel_size: int = 3, dilation: int = 1, bias: bool = True) -> None:
         check_positive_int(retention_frames, "retention_frames", minimum=0)
         check_positive_int(protention_frames, "protention_frames", minimum=0)
-        check_positive_int(spatial_kernel, "spatial_kernel")
+        check_positive_int(spatial_kernel_size, "spatial_kernel_size")
         check_positive_int(dilation, "dilation")
-        if spatial_kernel % 2 == 0:
-            raise ValueError(f"spatial_kernel must be odd so that H and W are kept, got {spatial_kernel}")
+        if spatial_kernel_size % 2 == 0:
+            raise ValueError(f"spatial_kernel_size must be odd so that H and W are kept, got {spatial_kernel_size}")
         self.retention_frames = retention_frames
         self.protention_frames = protention_frames
-        pad = spatial_kernel // 2
-        super().__init__(in_channels, out_channels, (retention_frames + protention_frames + 1, spatial_kernel, spatial_kernel),
+        pad = spatial_kernel_size // 2
+        temporal_kernel_size = retention_frames + protention_frames + 1
+        super().__init__(in_channels, out_channels, (temporal_kernel_size, spatial_kernel_size, spatial_kernel_size),
                          padding=(0, pad, pad), dilation=(dilation, 1, 1), bias=bias)
         self.streaming = False  # set by vidconv.temporal.streaming: read one frame per call, remember the past
         self.stream_buffer: torch.Tensor | None = None
@@ -85,76 +87,87 @@ class PhenomenologicalConv3D(nn.Conv3d):
 class ThickPresentConvolution(PhenomenologicalConv3D):
     """A temporal window of ``present_thickness`` frames centred on the current one.
 
-    For an even thickness the extra frame is in the past: thickness 4 sees ``t-2 ... t+1``.
-    The output has as many frames as the input for every thickness.
+    ``present_thickness`` is the temporal kernel size, named for the concept this layer illustrates
+    (the "thickness" of the present); ``self.kernel_size[0]`` holds the same number. For an even
+    thickness the extra frame is in the past: thickness 4 sees ``t-2 ... t+1``. The output has as
+    many frames as the input for every thickness.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, present_thickness: int, *, spatial_kernel: int = 3,
-                 bias: bool = True) -> None:
+    def __init__(self, in_channels: int, out_channels: int, present_thickness: int, *,
+                 spatial_kernel_size: int = 3, bias: bool = True) -> None:
         check_positive_int(present_thickness, "present_thickness")
         super().__init__(in_channels, out_channels, retention_frames=present_thickness // 2,
                          protention_frames=present_thickness - 1 - present_thickness // 2,
-                         spatial_kernel=spatial_kernel, bias=bias)
+                         spatial_kernel_size=spatial_kernel_size, bias=bias)
         self.present_thickness = present_thickness
 
 
 class CausalPool3d(nn.Module):
-    """Pool over the current and the previous ``kernel - 1`` frames (and a ``spatial x spatial`` window).
+    """Max or average pooling over the current and the previous ``temporal_kernel_size - 1`` frames.
 
-    Temporal stride is 1, so T is kept; the past before the first frame is padded with the first frame
-    for max pooling would otherwise see zeros, so the pad is ``-inf`` for max and 0 (not counted) for
-    average pooling. Spatial stride is ``spatial_stride`` (default 1, no padding needed for 1).
+    Temporal stride is 1, so T is kept; space is pooled over a ``spatial_kernel_size`` square window
+    (odd, "same" padding) with stride ``spatial_stride``. Before the first frame there is no past:
+
+    * max pooling pads it with copies of the first frame, which every such window holds anyway, so
+      the maximum is taken over the frames that exist;
+    * average pooling pads it with zeros, which add nothing to the window's sum, and divides by the
+      number of frames that exist, ``min(t + 1, k)`` for output frame ``t``.
+
+    A NaN in the input is a NaN in every window that holds it; nothing is used as a marker.
     """
 
-    def __init__(self, temporal_kernel: int, spatial_kernel: int = 1, *, mode: Literal["max", "avg"] = "max",
-                 spatial_stride: int = 1) -> None:
+    def __init__(self, temporal_kernel_size: int, spatial_kernel_size: int = 1, *,
+                 mode: Literal["max", "avg"] = "max", spatial_stride: int = 1) -> None:
         super().__init__()
-        self.temporal_kernel = check_positive_int(temporal_kernel, "temporal_kernel")
-        self.spatial_kernel = check_positive_int(spatial_kernel, "spatial_kernel")
+        self.temporal_kernel_size = check_positive_int(temporal_kernel_size, "temporal_kernel_size")
+        self.spatial_kernel_size = check_positive_int(spatial_kernel_size, "spatial_kernel_size")
         self.spatial_stride = check_positive_int(spatial_stride, "spatial_stride")
         if mode not in ("max", "avg"):
             raise ValueError(f"mode must be 'max' or 'avg', got {mode!r}")
-        if spatial_kernel % 2 == 0:
-            raise ValueError(f"spatial_kernel must be odd, got {spatial_kernel}")
+        if spatial_kernel_size % 2 == 0:
+            raise ValueError(f"spatial_kernel_size must be odd, got {spatial_kernel_size}")
         self.mode = mode
         self.streaming = False
-        self.stream_buffer: torch.Tensor | None = None
+        self.stream_buffer: torch.Tensor | None = None  # the last k - 1 input (or padding) frames
+        self.stream_seen = 0  # frames of the current video seen so far: how many in a window exist
 
     @property
-    def past_frames(self) -> int:  # noqa: D102
-        return self.temporal_kernel - 1
+    def past_frames(self) -> int:
+        """Input frames before the current one that the window reaches (what a stream must remember)."""
+        return self.temporal_kernel_size - 1
 
     def path_counting_twin(self) -> CausalPool3d:
         """Average pooling of the same geometry: its gradient reaches every frame of the window."""
-        return CausalPool3d(self.temporal_kernel, self.spatial_kernel, mode="avg", spatial_stride=self.spatial_stride)
+        return CausalPool3d(self.temporal_kernel_size, self.spatial_kernel_size, mode="avg",
+                            spatial_stride=self.spatial_stride)
 
-    def _pool(self, x: torch.Tensor) -> torch.Tensor:
-        k, s, p = (self.temporal_kernel, self.spatial_kernel, self.spatial_kernel), (1, self.spatial_stride, self.spatial_stride), (0, self.spatial_kernel // 2, self.spatial_kernel // 2)
-        if self.mode == "max":
-            return F.max_pool3d(x, k, s, p)
-        # count_include_pad=False: the spatial zeros are not averaged in; the temporal pad is handled by _past
-        return F.avg_pool3d(x, k, s, p, count_include_pad=False)
-
-    def _past(self, x: torch.Tensor) -> torch.Tensor:
-        fill = float("-inf") if self.mode == "max" else float("nan")
-        return x.new_full((x.shape[0], x.shape[1], self.past_frames, *x.shape[3:]), fill)
+    def _padding(self, x: torch.Tensor) -> torch.Tensor:
+        """The ``k - 1`` frames before the first one: copies of it (max) or zeros (average)."""
+        shape = (x.shape[0], x.shape[1], self.past_frames, *x.shape[3:])  # (B, C, k - 1, H, W)
+        return x[:, :, :1].expand(shape) if self.mode == "max" else x.new_zeros(shape)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         check_tensor(x, "CausalPool3d input", ndim=5, layout="(B, C, T, H, W)")
-        if self.streaming:
-            if self.stream_buffer is None:
-                self.stream_buffer = self._past(x)
-            window = torch.cat([self.stream_buffer, x], dim=2)
-            self.stream_buffer = window[:, :, window.shape[2] - self.past_frames:].detach()
+        if not self.streaming:
+            past, seen = self._padding(x), 0
         else:
-            window = torch.cat([self._past(x), x], dim=2)  # (B, C, past + T, H, W)
+            if self.stream_buffer is None:  # a new video: the same padding as offline
+                self.stream_buffer, self.stream_seen = self._padding(x), 0
+            past, seen = self.stream_buffer, self.stream_seen
+        window = torch.cat([past, x], dim=2)  # (B, C, k - 1 + T, H, W)
+        if self.streaming:
+            self.stream_buffer = window[:, :, window.shape[2] - self.past_frames:].detach()
+            self.stream_seen = seen + x.shape[2]
+        k, pad = self.temporal_kernel_size, self.spatial_kernel_size // 2
+        kernel = (k, self.spatial_kernel_size, self.spatial_kernel_size)
+        stride = (1, self.spatial_stride, self.spatial_stride)
         if self.mode == "max":
-            return self._pool(window)
-        # Average only over frames that exist: NaN marks the padded past.
-        valid = (~torch.isnan(window)).to(x.dtype)
-        summed = self._pool(torch.nan_to_num(window, nan=0.0)) * self.temporal_kernel
-        counts = self._pool(valid) * self.temporal_kernel
-        return summed / counts
+            return F.max_pool3d(window, kernel, stride, (0, pad, pad))  # (B, C, T, H', W')
+        # count_include_pad=False leaves the spatial zeros out of the divisor; the temporal zeros stay
+        # in, and are corrected by the number of frames that exist in each window, min(t + 1, k).
+        mean = F.avg_pool3d(window, kernel, stride, (0, pad, pad), count_include_pad=False)  # (B, C, T, H', W')
+        existing = (torch.arange(x.shape[2], device=x.device) + seen + 1).clamp(max=k)  # (T,)
+        return mean * (k / existing).to(mean.dtype).view(1, 1, -1, 1, 1)
 
 
 class CausalResidual(nn.Module):
@@ -191,7 +204,8 @@ def temporal_extent(model: nn.Module, channels: int, *, frames: int = 64, size: 
     """Measure retention, protention and temporal receptive field of a network that keeps T.
 
     Backpropagates from the output at the middle frame (a clip of ``frames`` frames, ``size`` pixels)
-    and reads which input frames can change it. Make ``frames`` larger than twice the expected reach.
+    of a path-counting copy and reads which input frames can change it. Make ``frames`` larger than
+    twice the expected reach. ``model`` is left as it was (mode, parameters, buffers).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
@@ -199,8 +213,8 @@ def temporal_extent(model: nn.Module, channels: int, *, frames: int = 64, size: 
     check_positive_int(frames, "frames", minimum=3)
     shape: Sequence[int] = (1, channels, frames, size, size)
     middle = frames // 2
-    with torch.no_grad():
-        out = model(torch.zeros(shape))
+    with measuring(model):  # eval mode, every training flag and buffer restored
+        out = model(probe_input(model, shape))
     if out.dim() != 5 or out.shape[2] != frames:
         raise ValueError(f"temporal_extent needs a network that keeps the number of frames; {frames} in, "
                          f"output shape {tuple(out.shape)}")
