@@ -346,7 +346,7 @@ def test_colab_html_draws_even_when_plotly_js_arrives_after_its_script(browser):
     from vidconv.book.widgets import receptive_field_figure
 
     plotly_js = (pathlib.Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
-    fig = receptive_field_figure(kernel=3, dilation=2, depth=2)
+    fig = receptive_field_figure(kernel_size=3, dilation=2, depth=2)
     cdn_requests: list[str] = []
 
     def slow_cdn(route):

@@ -11,7 +11,7 @@ from vidconv.book.widgets import kernel_figure, kernel_viewer, receptive_field_e
 
 
 def test_figure_draws_the_reached_frames_and_the_holes():
-    fig = receptive_field_figure(kernel=3, stride=1, dilation=2, depth=2)
+    fig = receptive_field_figure(kernel_size=3, stride=1, dilation=2, depth=2)
     edges, units, holes = fig.data
     reached = frames_reached([(3, 1, 2)] * 2)
     assert [x for x, y in zip(units.x, units.y) if y == 0] == reached[0]
@@ -21,7 +21,7 @@ def test_figure_draws_the_reached_frames_and_the_holes():
 
 def test_every_unit_sits_above_the_centre_of_the_frames_it_spans():
     layer = (3, 2, 1)  # kernel 3, stride 2: level-1 unit j spans frames 2j .. 2j+2
-    fig = receptive_field_figure(kernel=3, stride=2, dilation=1, depth=2)
+    fig = receptive_field_figure(kernel_size=3, stride=2, dilation=1, depth=2)
     units = fig.data[1]
     levels = frames_reached([layer] * 2)
     assert [x for x, y in zip(units.x, units.y) if y == 1] == [2 * j + 1 for j in levels[1]]
@@ -29,7 +29,7 @@ def test_every_unit_sits_above_the_centre_of_the_frames_it_spans():
 
 
 def test_static_explorer_shows_exactly_one_setting_per_step():
-    fig = receptive_field_explorer(kernels=(2, 3), strides=(1, 2), dilations=(1,), max_depth=3, static=True)
+    fig = receptive_field_explorer(kernel_sizes=(2, 3), strides=(1, 2), dilations=(1,), max_depth=3, static=True)
     assert isinstance(fig, go.Figure)
     per_setting = 3  # traces drawn for one setting
     assert len(fig.data) == 2 * 2 * 3 * per_setting
@@ -61,7 +61,7 @@ def test_live_explorer_redraws_its_figure_when_a_control_moves():
 
 
 def test_live_kernel_viewer_redraws_the_chosen_kernel():
-    kernels = torch.cat([moving_edge_kernel("right"), moving_edge_kernel("left")])  # (2, 1, 3, 3, 3)
+    kernels = torch.cat([moving_bar_kernel("right"), moving_bar_kernel("left")])  # (2, 1, 3, 3, 3)
     live = kernel_viewer(kernels, static=False)
     assert [c.description for c in live.children[:2]] == ["kernel", "input ch."]
     live.controls["out_channel"].value = 1
@@ -101,9 +101,9 @@ def test_hand_made_kernels_see_direction():
 
 
 @pytest.mark.parametrize("call, error, message", [
-    (lambda: receptive_field_figure(kernel=0), ValueError, "kernel(_size)? must be >= 1"),
+    (lambda: receptive_field_figure(kernel_size=0), ValueError, "kernel_size must be >= 1"),
     (lambda: receptive_field_figure(depth=0), ValueError, "depth must be >= 1"),
-    (lambda: receptive_field_explorer(kernels=(), static=True), ValueError, "kernels must list"),
+    (lambda: receptive_field_explorer(kernel_sizes=(), static=True), ValueError, "kernel_sizes must list"),
     (lambda: kernel_figure(torch.zeros(3, 3)), ValueError, r"got shape \(3, 3\)"),
     (lambda: kernel_figure(moving_bar_kernel(), out_channel=1), ValueError, "out_channel must be < 1"),
     (lambda: kernel_viewer("weights"), TypeError, "torch.Tensor"),
@@ -145,9 +145,9 @@ def test_explorers_show_one_figure_in_their_output_and_replace_it_when_a_control
         "import os\nos.environ.pop('VIDCONV_STATIC_FIGURES', None)",
         "import torch\n"
         "from vidconv.book.widgets import kernel_viewer, receptive_field_explorer\n"
-        "from vidconv.kernels import moving_edge_kernel\n"
+        "from vidconv.kernels import moving_bar_kernel\n"
         "rf = receptive_field_explorer()\n"
-        "kv = kernel_viewer(torch.cat([moving_edge_kernel('right'), moving_edge_kernel('left')]))\n"
+        "kv = kernel_viewer(torch.cat([moving_bar_kernel('right'), moving_bar_kernel('left')]))\n"
         "print(rf.children[-1].model_id, kv.children[-1].model_id)  # their Output widgets",
         "rf.children[3].value = 5  # depth\nkv.children[0].value = 1  # which kernel",
     )
@@ -159,7 +159,7 @@ def test_explorers_show_one_figure_in_their_output_and_replace_it_when_a_control
     assert "depth 5: span 11 frames" in rf_figs[0]["layout"]["title"]["text"]
     points = rf_figs[0]["data"][1]
     assert len(points["x"]) == sum(len(level) for level in frames_reached([(3, 1, 1)] * 5))
-    assert torch.tensor(kv_figs[0]["data"][0]["z"]).equal(moving_edge_kernel("left")[0, 0, 0])
+    assert torch.tensor(kv_figs[0]["data"][0]["z"]).equal(moving_bar_kernel("left")[0, 0, 0])
     assert kv_figs[0]["layout"]["title"]["text"].startswith("kernel 1 ")
 
 

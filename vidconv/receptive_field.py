@@ -40,11 +40,6 @@ class AxisLayer:
         check_positive_int(self.stride, "stride")
         check_positive_int(self.dilation, "dilation")
 
-    @property
-    def kernel(self) -> int:
-        """Short name for :attr:`kernel_size` (kept for the book's widgets)."""
-        return self.kernel_size
-
 
 LayerLike = AxisLayer | tuple[int, ...]
 

@@ -71,7 +71,7 @@ def _receptive_field_traces(layers: list[AxisLayer]) -> tuple[list[go.Scatter], 
         layer = layers[level - 1]
         below = set(levels[level - 1])
         for j in levels[level]:
-            for i in range(layer.kernel):
+            for i in range(layer.kernel_size):
                 src = j * layer.stride + i * layer.dilation
                 if src in below:
                     edge_x += [x_of(level, j), x_of(level - 1, src), None]
@@ -94,9 +94,9 @@ def _receptive_field_traces(layers: list[AxisLayer]) -> tuple[list[go.Scatter], 
     return traces, title
 
 
-def _uniform_stack(kernel: int, stride: int, dilation: int, depth: int) -> list[AxisLayer]:
+def _uniform_stack(kernel_size: int, stride: int, dilation: int, depth: int) -> list[AxisLayer]:
     check_positive_int(depth, "depth")
-    return [AxisLayer(kernel, stride, dilation)] * depth
+    return [AxisLayer(kernel_size, stride, dilation)] * depth
 
 
 def _style_receptive_field(fig: go.Figure, depth: int) -> go.Figure:
@@ -109,22 +109,22 @@ def _style_receptive_field(fig: go.Figure, depth: int) -> go.Figure:
     return fig
 
 
-def receptive_field_figure(kernel: int = 3, stride: int = 1, dilation: int = 1, depth: int = 3) -> go.Figure:
+def receptive_field_figure(kernel_size: int = 3, stride: int = 1, dilation: int = 1, depth: int = 3) -> go.Figure:
     """Which input frames reach one output unit of ``depth`` identical temporal layers.
 
     Rows are layers (0 = input frames); red units feed the output unit at the top, grey lines are the
     kernel taps between them, and hollow circles mark frames inside the span that no path reaches.
     """
-    layers = _uniform_stack(kernel, stride, dilation, depth)
+    layers = _uniform_stack(kernel_size, stride, dilation, depth)
     traces, title = _receptive_field_traces(layers)
     fig = go.Figure(traces)
-    fig.update_layout(title={"text": f"kernel {kernel}, stride {stride}, dilation {dilation}, depth {depth}: {title}"})
+    fig.update_layout(title={"text": f"kernel {kernel_size}, stride {stride}, dilation {dilation}, depth {depth}: {title}"})
     return _style_receptive_field(fig, depth)
 
 
 def receptive_field_explorer(
     *,
-    kernels: Sequence[int] = (2, 3, 5),
+    kernel_sizes: Sequence[int] = (2, 3, 5),
     strides: Sequence[int] = (1, 2),
     dilations: Sequence[int] = (1, 2),
     max_depth: int = 5,
@@ -136,7 +136,7 @@ def receptive_field_explorer(
     slider, precomputed for the values given.
     """
     max_depth = check_positive_int(max_depth, "max_depth")
-    for name, values in (("kernels", kernels), ("strides", strides), ("dilations", dilations)):
+    for name, values in (("kernel_sizes", kernel_sizes), ("strides", strides), ("dilations", dilations)):
         if not values:
             raise ValueError(f"{name} must list at least one value")
         for v in values:
@@ -147,13 +147,13 @@ def receptive_field_explorer(
         from vidconv.book.live import LiveFigure
 
         return LiveFigure(receptive_field_figure, {
-            "kernel": w.IntSlider(3, min=1, max=max(kernels), description="kernel"),
+            "kernel_size": w.IntSlider(3, min=1, max=max(kernel_sizes), description="kernel"),
             "stride": w.IntSlider(1, min=1, max=max(strides), description="stride"),
             "dilation": w.IntSlider(1, min=1, max=max(dilations), description="dilation"),
             "depth": w.IntSlider(min(3, max_depth), min=1, max=max_depth, description="depth"),
         }, min_height=RECEPTIVE_FIELD_HEIGHT)
 
-    settings = list(itertools.product(kernels, strides, dilations))
+    settings = list(itertools.product(kernel_sizes, strides, dilations))
     depths = list(range(1, max_depth + 1))
     return menu_and_slider_figure(
         draw=lambda s, d: _receptive_field_traces(_uniform_stack(*s, d)),
