@@ -21,7 +21,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 def main(paths: list[str]) -> int:
     os.environ["CUDA_VISIBLE_DEVICES"] = ""  # committed outputs come from a CPU run
     os.environ.pop("VIDCONV_STATIC_FIGURES", None)
-    notebooks = [pathlib.Path(p) for p in paths] or sorted((ROOT / "chapters").glob("[0-9]*.ipynb"))
+    notebooks = [pathlib.Path(p).resolve() for p in paths] or sorted((ROOT / "chapters").glob("[0-9]*.ipynb"))
     for path in notebooks:
         nb = nbformat.read(path, as_version=4)
         start = time.perf_counter()
