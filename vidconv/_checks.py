@@ -16,6 +16,8 @@ from functools import partial
 import torch
 from torch import nn
 
+from vidconv.device import default_device
+
 
 def _what(value: object) -> str:
     """``value`` for a message: its repr when short, else its type."""
@@ -127,6 +129,22 @@ def check_like(x: torch.Tensor, name: str, reference: torch.Tensor | nn.Module |
     return x
 
 
+def check_device(device: object) -> torch.device:
+    """``None`` (the default accelerator), a ``torch.device``, or a string such as ``"cpu"`` or ``"cuda:0"``."""
+    if device is None:
+        return default_device()
+    if isinstance(device, str):
+        try:
+            device = torch.device(device)
+        except RuntimeError as err:
+            raise ValueError(f"device must name a torch device such as 'cpu' or 'cuda', got {device!r}") from err
+    if not isinstance(device, torch.device):
+        raise TypeError(f"device must be a torch.device, a string such as 'cpu', or None, got {type(device).__name__}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r} asked for, but no CUDA GPU is available here (use 'cpu' or None)")
+    return device
+
+
 def check_clip_channels(x: object, channels: int, name: str, module: nn.Module | None = None) -> torch.Tensor:
     """Return ``x`` if it is a float clip ``(B, channels, T, H, W)``; ``name`` says who is asking.
 
@@ -137,7 +155,7 @@ def check_clip_channels(x: object, channels: int, name: str, module: nn.Module |
     if x.shape[1] != channels:
         raise ValueError(f"{name} expects {channels} channels (B, {channels}, T, H, W), got shape {tuple(x.shape)}")
     if module is not None:
-        check_like(x, f"{name} input", module, f"{name}'s parameters")
+        check_like(x, f"{name} input", module, name)
     return x
 
 
@@ -179,7 +197,8 @@ def check_conv_args(name: str, in_channels: object, out_channels: object, kernel
     check_int(out_channels, f"{name}: out_channels", minimum=1)
     as_triple(kernel_size, f"{name}: kernel_size", minimum=1)  # type: ignore[arg-type]
     as_triple(stride, f"{name}: stride", minimum=1)  # type: ignore[arg-type]
-    as_triple(padding, f"{name}: padding", minimum=0)  # type: ignore[arg-type]
+    if padding is not None:  # None: the layer picks "same"-style padding itself
+        as_triple(padding, f"{name}: padding", minimum=0)  # type: ignore[arg-type]
 
 
 def _train_batch_norm_hook(owner: str, layer: str, module: nn.Module, inputs: tuple) -> None:

@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from vidconv._checks import check_positive_int, check_tensor
+from vidconv._checks import check_nonnegative_int, check_positive_int, check_tensor
 from vidconv.receptive_field import AxisLayer, frames_reached, receptive_field
 
 REACHED = "#d62728"
@@ -257,7 +257,7 @@ def _kernel_style(fig: go.Figure) -> go.Figure:
 
 
 def _check_channel(index: int, size: int, name: str) -> int:
-    check_positive_int(index, name, minimum=0)
+    check_nonnegative_int(index, name)
     if index >= size:
         raise ValueError(f"{name} must be < {size}, got {index}")
     return index

@@ -19,22 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from vidconv._checks import check_bool, check_finite, check_int, check_like
-from vidconv.device import default_device
-
-
-def _check_device(device: object) -> torch.device:
-    """``None`` (the default accelerator), a ``torch.device``, or a string such as ``"cpu"`` or ``"cuda:0"``."""
-    if device is None:
-        return default_device()
-    if isinstance(device, str):
-        try:
-            return torch.device(device)
-        except RuntimeError as err:
-            raise ValueError(f"device must name a torch device such as 'cpu' or 'cuda', got {device!r}") from err
-    if not isinstance(device, torch.device):
-        raise TypeError(f"device must be a torch.device, a string such as 'cpu', or None, got {type(device).__name__}")
-    return device
+from vidconv._checks import check_bool, check_device, check_finite, check_int, check_like
 
 
 def _check_model(model: object) -> nn.Module:
@@ -63,7 +48,7 @@ def _check_logits(logits: object, labels: torch.Tensor, where: str) -> torch.Ten
 
 def autocast(device: torch.device, enabled: bool = True) -> contextlib.AbstractContextManager:
     """bfloat16 autocast on CUDA when ``enabled``; a no-op elsewhere."""
-    device = _check_device(device)
+    device = check_device(device)
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda")
 
 
@@ -115,7 +100,7 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
     Stops with a ValueError, before the optimizer step, on a clip with NaN/infinite values (which would
     also poison batch-norm statistics) or a non-finite loss, so the parameters are never made NaN.
     """
-    device = _check_device(device)
+    device = check_device(device)
     _check_model(model)
     _check_loader(loader, "loader")
     if not isinstance(optimizer, torch.optim.Optimizer):
@@ -129,7 +114,7 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
         where = f"{desc}, batch {step}"
         clips, labels, _ = _unpack(batch)
         clips, labels = clips.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-        check_like(clips, f"clips ({where})", model, "the model's parameters")
+        check_like(clips, f"clips ({where})", model, "the model")
         check_finite(clips, f"clips ({where})")
         with autocast(device, amp):
             logits = _check_logits(model(clips), labels, where)
@@ -155,7 +140,7 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
 def evaluate(model: nn.Module, loader: Iterable, *, device: torch.device | None = None, amp: bool = True,
              progress: bool = False) -> dict[str, float]:
     """Clip-level top-1/top-5 and mean loss; video-level top-1/top-5 when batches carry video ids."""
-    device = _check_device(device)
+    device = check_device(device)
     _check_model(model)
     _check_loader(loader, "loader")
     check_bool(amp, "amp")
@@ -168,7 +153,7 @@ def evaluate(model: nn.Module, loader: Iterable, *, device: torch.device | None 
     for batch in tqdm(loader, desc="eval", disable=not progress, leave=False):
         clips, labels, ids = _unpack(batch)
         clips, labels = clips.to(device), labels.to(device)
-        check_like(clips, "clips", model, "the model's parameters")
+        check_like(clips, "clips", model, "the model")
         with autocast(device, amp):
             logits = _check_logits(model(clips), labels, "evaluate").float()
         loss_sum += F.cross_entropy(logits, labels, reduction="sum").item()
@@ -194,7 +179,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
         optimizer: torch.optim.Optimizer, device: torch.device | None = None, amp: bool = True,
         progress: bool = True) -> list[dict[str, float]]:
     """Train for ``epochs`` epochs, evaluating after each when ``val_loader`` is given; returns the history."""
-    device = _check_device(device)
+    device = check_device(device)
     _check_model(model)
     _check_loader(train_loader, "train_loader")
     if val_loader is not None:
