@@ -495,3 +495,129 @@ FAMILIES = {"conv": CONV, "receptive fields": RECEPTIVE_FIELDS, "counting": COUN
 def test_every_family_has_its_table():
     assert all(len(rows) >= 4 for rows in FAMILIES.values())
     assert sum(len(rows) for rows in FAMILIES.values()) > 150
+
+
+# ============================================================================= behaviour the fixes restored
+
+def test_eval_mode_with_a_batch_of_one_is_unchanged_and_train_mode_works_with_two():
+    model = r3d_18(num_classes=5)
+    with torch.no_grad():
+        assert model.eval()(torch.rand(1, 3, 8, 16, 16)).shape == (1, 5)
+        assert model.train()(torch.rand(2, 3, 8, 16, 16)).shape == (2, 5)  # 2 values per channel at the last BN
+
+
+def _bn_net(classes: int = 3) -> nn.Module:
+    return nn.Sequential(nn.Conv3d(3, 4, 1), nn.BatchNorm3d(4), nn.Flatten(), nn.Linear(4 * 2 * 4 * 4, classes))
+
+
+def _state(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_training_takes_a_device_string_and_a_nan_clip_changes_no_parameter_or_statistic():
+    torch.manual_seed(0)
+    model = _bn_net()
+    before = _state(model)
+    clips = torch.rand(4, 3, 2, 4, 4)
+    clips[3, 0, 0, 0, 0] = float("nan")  # in the second batch: the first one trains
+    loader = DataLoader(TensorDataset(clips, torch.tensor([0, 1, 2, 0])), batch_size=2)
+    with pytest.raises(ValueError, match=r"batch 1\) contains 1 NaN"):
+        train_one_epoch(model, loader, _sgd(model), device="cpu", progress=False)
+    after_first = _state(model)
+    assert any(not torch.equal(before[k], after_first[k]) for k in before)  # batch 0 trained
+    assert all(torch.isfinite(v.float()).all() for v in after_first.values())  # nothing NaN, BN stats included
+
+
+class _Exploding(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(3 * 2 * 4 * 4, 3)
+
+    def forward(self, x):
+        return self.fc(x.flatten(1)) * float("inf")  # (B, 3): logits that overflow
+
+
+def test_a_non_finite_loss_stops_training_before_the_optimizer_step():
+    model = _Exploding()
+    before = _state(model)
+    with pytest.raises(ValueError, match="the loss is nan .* parameters are unchanged"):
+        train_one_epoch(model, _loader([0, 1]), _sgd(model), device="cpu", progress=False)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_fit_accepts_a_device_string():
+    model = _net()
+    history = fit(model, _loader([0, 1, 2, 0]), epochs=1, optimizer=_sgd(model), device="cpu", progress=False)
+    assert len(history) == 1 and np.isfinite(history[0]["train_loss"])
+
+
+def _reference_relevance(module, x, mask=None):
+    """The module as first written: nn.MultiheadAttention over the whole sequence with an additive mask."""
+    t = x.shape[1]
+    offset = torch.arange(t)[None, :] - torch.arange(t)[:, None]  # (T, T)
+    past = module.temporal_window // 2
+    allowed = (offset >= -past) & (offset <= module.temporal_window - 1 - past)
+    if mask is None:
+        attn_mask = ~allowed
+    else:
+        attn_mask = (~(allowed[None] & (mask[:, None, :] | (offset == 0)[None]))).repeat_interleave(module.num_heads, 0)
+    h = module.norm(x)
+    context, _ = module.attention(h, h, h, attn_mask=attn_mask, need_weights=False)
+    relevance = torch.sigmoid(module.score(torch.cat([h, h - context], dim=-1))).squeeze(-1)
+    return relevance if mask is None else relevance * mask
+
+
+@pytest.mark.parametrize("window", [1, 2, 3, 6, 40])
+def test_windowed_relevance_equals_multihead_attention_with_a_mask(window):
+    torch.manual_seed(window)
+    module = TemporalRelevanceModule(8, window, 2).eval()
+    x = torch.randn(3, 9, 8)
+    mask = torch.rand(3, 9) > 0.3
+    with torch.no_grad():
+        torch.testing.assert_close(module(x), _reference_relevance(module, x))
+        torch.testing.assert_close(module(x, mask), _reference_relevance(module, x, mask))
+
+
+def test_a_nan_reaches_only_the_steps_whose_window_holds_it():
+    torch.manual_seed(0)
+    module = TemporalRelevanceModule(8, temporal_window=3, num_heads=2).eval()
+    x = torch.randn(1, 10, 8)
+    x[0, 0] = float("nan")
+    with torch.no_grad():
+        r = module(x)[0]
+        assert torch.isnan(r[:2]).all() and torch.isfinite(r[2:]).all()  # step 1's window (0..2) holds step 0
+        # A NaN in a padded (masked) step reaches nothing: padding may hold garbage.
+        y = torch.randn(1, 10, 8)
+        y[0, 8] = float("nan")
+        mask = torch.ones(1, 10, dtype=torch.bool)
+        mask[0, 7:] = False
+        r = module(y, mask)[0]
+        assert torch.isfinite(r).all() and (r[7:] == 0).all()
+
+
+def test_frames_reached_of_a_deep_stack_is_exact():
+    assert frames_reached([(3, 1)] * 200)[0] == list(range(401))
+    levels = frames_reached([(2, 2)] * 10)  # 2^10 frames, each reached by exactly one path
+    assert levels[0] == list(range(1024)) and [len(level) for level in levels] == [2**k for k in range(10, -1, -1)]
+    assert frames_reached([(2, 3)] * 3)[0] == [0, 1, 3, 4, 9, 10, 12, 13]  # stride > kernel leaves holes
+
+
+def test_numpy_integers_are_integers_and_booleans_are_not():
+    assert S.uniform_indices(np.int64(10), np.int32(4)) == S.uniform_indices(10, 4)
+    assert all(type(i) is int for i in S.strided_indices(np.int64(10), 3, np.int8(2), np.uint16(1)))
+    x, w = torch.randn(1, 2, 5, 6, 6), torch.randn(3, 2, 2, 2, 2)
+    torch.testing.assert_close(vidconv.conv3d(x, w, stride=np.int64(2), padding=(np.int32(1), 0, 1)),
+                               torch.nn.functional.conv3d(x, w, stride=2, padding=(1, 0, 1)))
+    assert RotatingBlobs(3, seed=np.int64(1))[np.int64(2)][1] == 2
+
+
+def test_one_extension_as_a_string_and_one_checkpointed_type_alone(tmp_path):
+    assert len(VideoFolder(_tree(tmp_path), 2, extensions=".mp4")) == 1
+    model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+    assert enable_checkpointing(model, nn.Linear) == 2
+
+
+def test_crops_that_fit_are_exact_slices():
+    assert torch.equal(crop(CLIP, 1, 2, 5), CLIP[:, :, 1:6, 2:7])
+    assert torch.equal(center_crop(CLIP, 8), CLIP)
+    assert torch.equal(center_crop(CLIP, 4), CLIP[:, :, 2:6, 2:6])
