@@ -132,7 +132,7 @@ MODELS = [
     ("C3D num_classes True", lambda _: C3D(num_classes=True), TypeError, "num_classes must be an int"),
     ("c3d dropout NaN", lambda _: c3d(dropout=float("nan")), ValueError, "dropout must be a finite number"),
     ("s3d gating 1", lambda _: s3d(gating=1), TypeError, "gating must be True or False"),
-    ("r3d_18 num_classes 0", lambda _: r3d_18(num_classes=0), ValueError, "num_classes must be >= 1"),
+    ("r3d_18 num_classes 0", lambda _: r3d_18(num_classes=0), ValueError, "num_classes must be a positive int"),
     ("a stage of 0 blocks", lambda _: VideoResNet(BasicBlock, [blocks.FullConv3d] * 4, [1, 1, 0, 1], BasicStem),
      ValueError, "layers must have every entry >= 1"),
 ]

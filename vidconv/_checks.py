@@ -159,6 +159,24 @@ def check_clip_channels(x: object, channels: int, name: str, module: nn.Module |
     return x
 
 
+def check_conv_fits(x: torch.Tensor, conv: nn.Module, name: str) -> torch.Tensor:
+    """Return ``x`` if ``conv`` (an ``nn.Conv2d``/``nn.Conv3d`` over the last 2/3 axes of ``x``) fits it.
+
+    A clip smaller than the kernel's span, padding included, is refused with both sizes named.
+    """
+    n = len(conv.kernel_size)
+    if conv.padding == "same":
+        return x
+    pads = (0,) * n if conv.padding == "valid" else conv.padding
+    axes = "THW"[3 - n:]
+    for axis, size, k, d, p in zip(axes, x.shape[-n:], conv.kernel_size, conv.dilation, pads):
+        span = d * (k - 1) + 1
+        if size + 2 * p < span:
+            raise ValueError(f"{name} input is too small along {axis}: {size} (+{2 * p} padding) < kernel span {span}; "
+                             f"got shape {tuple(x.shape)}")
+    return x
+
+
 def as_triple(value: int | Sequence[int], name: str, *, minimum: int) -> tuple[int, int, int]:
     """Expand an int or a 3-sequence of ints to ``(t, h, w)``, each at least ``minimum``."""
     if _is_int(value):

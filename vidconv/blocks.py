@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vidconv._checks import check_clip_channels, check_conv_args, check_nonnegative_int, check_positive_int
+from vidconv._checks import check_clip_channels, check_conv_args, check_conv_fits, check_nonnegative_int, check_positive_int
 
 
 def midplanes_for_2plus1d(in_channels: int, out_channels: int, temporal_kernel: int = 3, spatial_kernel: int = 3) -> int:
@@ -43,6 +43,7 @@ class _CheckedConv3d(nn.Conv3d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         check_clip_channels(x, self.in_channels, type(self).__name__, self)
+        check_conv_fits(x, self, type(self).__name__)
         return super().forward(x)
 
 
@@ -140,6 +141,7 @@ class PerFrameConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         check_clip_channels(x, self.conv.in_channels, type(self).__name__, self)
+        check_conv_fits(x, self.conv, type(self).__name__)
         b, c, t, h, w = x.shape
         frames = x.transpose(1, 2).reshape(b * t, c, h, w)  # (B*T, C, H, W)
         y = self.conv(frames)  # (B*T, C', H', W')

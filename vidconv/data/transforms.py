@@ -66,7 +66,8 @@ def crop(clip: torch.Tensor, top: int, left: int, size: int) -> torch.Tensor:
     top, left = check_int(top, "top", minimum=0), check_int(left, "left", minimum=0)
     size = check_int(size, "size", minimum=1)
     if not (0 <= top and 0 <= left and top + size <= clip.shape[2] and left + size <= clip.shape[3]):
-        raise ValueError(f"crop {size}x{size} at ({top}, {left}) does not fit frames of {tuple(clip.shape[2:])}")
+        raise ValueError(f"crop of size={size} at top={top}, left={left} does not fit frames of "
+                         f"{clip.shape[2]}x{clip.shape[3]} (H x W)")
     return clip[:, :, top: top + size, left: left + size]
 
 

@@ -37,7 +37,7 @@ class C3D(nn.Module):
 
     def __init__(self, num_classes: int = 101, dropout: float = 0.5) -> None:
         super().__init__()
-        check_int(num_classes, "num_classes", minimum=1)
+        check_int(num_classes, "num_classes")  # the type; the range is checked below
         check_number(dropout, "dropout", minimum=0.0, maximum=1.0, exclusive_maximum=True)
         if not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")

@@ -119,7 +119,7 @@ class VideoResNet(nn.Module):
                  layers: Sequence[int], stem: Callable[[], nn.Module], num_classes: int = 400,
                  zero_init_residual: bool = False) -> None:
         super().__init__()
-        check_int(num_classes, "num_classes", minimum=1)
+        check_int(num_classes, "num_classes")  # the type; the range is checked below
         check_int_sequence(layers, "layers", length=4, minimum=1)
         check_bool(zero_init_residual, "zero_init_residual")
         if len(conv_builders) != 4 or len(layers) != 4:

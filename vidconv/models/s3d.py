@@ -35,7 +35,7 @@ class S3D(nn.Module):
 
     def __init__(self, num_classes: int = 400, dropout: float = 0.2, *, gating: bool = False) -> None:
         super().__init__()
-        check_int(num_classes, "num_classes", minimum=1)
+        check_int(num_classes, "num_classes")  # the type; the range is checked below
         check_number(dropout, "dropout", minimum=0.0, maximum=1.0, exclusive_maximum=True)
         check_bool(gating, "gating")
         if not isinstance(num_classes, int) or num_classes < 1:
