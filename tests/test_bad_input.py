@@ -54,7 +54,8 @@ def ids(table):
 
 CONV = [
     ("complex input", lambda _: vidconv.conv3d(X.to(torch.complex64), W), TypeError, "input must be a real floating"),
-    ("float64 input, float32 weight", lambda _: vidconv.conv3d(X.double(), W), TypeError, "weight has dtype torch.float32"),
+    ("float64 input, float32 weight", lambda _: vidconv.conv3d(X.double(), W), TypeError,
+     "weight has dtype torch.float32"),
     ("float64 bias", lambda _: vidconv.conv3d(X, W, torch.zeros(2, dtype=torch.float64)), TypeError, "bias has dtype"),
     ("zero-length kernel axis", lambda _: vidconv.conv3d(X, torch.zeros(2, 4, 0, 3, 3)), ValueError, "kernel tap"),
     ("no output channel", lambda _: vidconv.conv3d(X, torch.zeros(0, 4, 3, 3, 3)), ValueError, "weight must have"),
@@ -146,7 +147,8 @@ def test_models(row, tmp_path):
 # ----------------------------------------------------------------------------- blocks
 
 BLOCKS = [
-    ("PerFrameConv2d padding -1", lambda _: blocks.PerFrameConv2d(3, 8, padding=-1), ValueError, "padding must be >= 0"),
+    ("PerFrameConv2d padding -1", lambda _: blocks.PerFrameConv2d(3, 8, padding=-1), ValueError,
+     "padding must be >= 0"),
     ("PerFrameConv2d kernel_size 0", lambda _: blocks.PerFrameConv2d(3, 8, kernel_size=0), ValueError,
      "kernel_size must be >= 1"),
     ("ConvBnReLU3d kernel 0", lambda _: blocks.ConvBnReLU3d(3, 8, 0), ValueError, "kernel_size must be >= 1"),
@@ -621,3 +623,13 @@ def test_crops_that_fit_are_exact_slices():
     assert torch.equal(crop(CLIP, 1, 2, 5), CLIP[:, :, 1:6, 2:7])
     assert torch.equal(center_crop(CLIP, 8), CLIP)
     assert torch.equal(center_crop(CLIP, 4), CLIP[:, :, 2:6, 2:6])
+
+
+def test_under_autocast_inner_blocks_take_lower_precision_activations():
+    # Autocast hands the second block bfloat16 activations on purpose: the dtype check must let them in.
+    net = nn.Sequential(blocks.FullConv3d(3, 4), blocks.FullConv3d(4, 4))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = net(torch.rand(1, 3, 3, 6, 6))
+    assert out.dtype == torch.bfloat16 and out.shape == (1, 4, 3, 6, 6)
+    with pytest.raises(TypeError, match="FullConv3d input has dtype torch.bfloat16"):
+        net(torch.rand(1, 3, 3, 6, 6, dtype=torch.bfloat16))  # outside autocast the same input is a mistake

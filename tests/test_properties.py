@@ -211,7 +211,8 @@ def test_normalize_is_finite_or_names_mean_or_std(mean, std):
     with refused_naming("mean", "std"):
         out = normalize(clip, mean, std)
         assert torch.isfinite(out).all()
-        torch.testing.assert_close(out, (clip - torch.tensor(mean).view(3, 1, 1, 1)) / torch.tensor(std).view(3, 1, 1, 1))
+        m, s = torch.tensor(mean).view(3, 1, 1, 1), torch.tensor(std).view(3, 1, 1, 1)
+        torch.testing.assert_close(out, (clip - m) / s)
 
 
 # ----------------------------------------------------------------------------- video files

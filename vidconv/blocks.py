@@ -23,7 +23,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vidconv._checks import check_clip_channels, check_conv_args, check_conv_fits, check_nonnegative_int, check_positive_int
+from vidconv._checks import (check_clip_channels, check_conv_args, check_conv_fits, check_nonnegative_int,
+                             check_positive_int)
 
 
 def midplanes_for_2plus1d(in_channels: int, out_channels: int, temporal_kernel: int = 3, spatial_kernel: int = 3) -> int:

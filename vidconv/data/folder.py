@@ -78,7 +78,8 @@ class VideoFolder(Dataset):
         frames = video.shape[1]
         indices = self.sampler(frames, self.clip_len)
         if (not isinstance(indices, (list, tuple)) or len(indices) != self.clip_len
-                or not all(isinstance(i, numbers.Integral) and not isinstance(i, bool) and 0 <= i < frames for i in indices)):
+                or not all(isinstance(i, numbers.Integral) and not isinstance(i, bool) and 0 <= i < frames
+                           for i in indices)):
             raise ValueError(f"sampler {getattr(self.sampler, '__name__', self.sampler)!r} must return {self.clip_len} "
                              f"frame indices in [0, {frames}) for {path}, got {indices!r}")
         clip = video[:, list(indices)]  # (3, clip_len, H, W)

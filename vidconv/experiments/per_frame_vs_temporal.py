@@ -102,7 +102,8 @@ def temporal_vs_per_frame(*, train_clips: int = 768, test_clips: int = 256, epoc
     check_bool(progress, "progress")
     unknown = set(dataset_options) - {"frames", "size", "num_classes", "noise"}
     if unknown:
-        raise TypeError(f"unknown dataset option(s) {sorted(unknown)}; RotatingBlobs takes frames, size, num_classes, noise")
+        raise TypeError(f"unknown dataset option(s) {sorted(unknown)}; "
+                        "RotatingBlobs takes frames, size, num_classes, noise")
     device = check_device(device)
     train = _tensors(RotatingBlobs(train_clips, seed=seed, **dataset_options))
     test = _tensors(RotatingBlobs(test_clips, seed=seed + 1, **dataset_options))
