@@ -103,3 +103,14 @@ BAD_CALLS = [
 def test_bad_inputs_are_named(name, call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_dtype_and_empty_kernel_disagreements_are_refused_like_torch():
+    x, w = torch.randn(1, 2, 4, 4, 4), torch.randn(3, 2, 2, 2, 2)
+    for bad_input, bad_weight in [(x.double(), w), (x, torch.zeros(3, 2, 0, 2, 2))]:
+        with pytest.raises(RuntimeError):
+            torch.nn.functional.conv3d(bad_input, bad_weight)
+        with pytest.raises((TypeError, ValueError), match="weight"):
+            vidconv.conv3d(bad_input, bad_weight)
+    with pytest.raises(TypeError, match="real floating"):
+        vidconv.conv3d(x.to(torch.complex64), w.to(torch.complex64))

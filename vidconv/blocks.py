@@ -26,7 +26,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vidconv._checks import check_clip_channels, check_positive_int
+from vidconv._checks import (check_clip_channels, check_conv_args, check_conv_fits, check_nonnegative_int,
+                             check_positive_int)
 
 
 def midplanes_for_2plus1d(in_channels: int, out_channels: int, temporal_kernel_size: int = 3,
@@ -48,7 +49,8 @@ class _CheckedConv3d(nn.Conv3d):
     """A Conv3d whose forward first checks the clip's rank and channels."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        check_clip_channels(x, self.in_channels, type(self).__name__)
+        check_clip_channels(x, self.in_channels, type(self).__name__, self)
+        check_conv_fits(x, self, type(self).__name__)
         return super().forward(x)
 
 
@@ -57,6 +59,7 @@ class FullConv3d(_CheckedConv3d):
 
     def __init__(self, in_channels: int, out_channels: int, *, mid_channels: int | None = None,
                  stride: int = 1, padding: int = 1) -> None:
+        check_conv_args(type(self).__name__, in_channels, out_channels, 3, stride, padding)
         # mid_channels is accepted and ignored so that all conv builders share one signature.
         super().__init__(in_channels, out_channels, kernel_size=3, stride=stride, padding=padding, bias=False)
 
@@ -71,6 +74,7 @@ class Conv3dNoTemporal(_CheckedConv3d):
 
     def __init__(self, in_channels: int, out_channels: int, *, mid_channels: int | None = None,
                  stride: int = 1, padding: int = 1) -> None:
+        check_conv_args(type(self).__name__, in_channels, out_channels, 3, stride, padding)
         # mid_channels is accepted and ignored so that all conv builders share one signature.
         super().__init__(in_channels, out_channels, kernel_size=(1, 3, 3), stride=(1, stride, stride),
                          padding=(0, padding, padding), bias=False)
@@ -110,11 +114,12 @@ class Conv2Plus1d(nn.Sequential):
         padding: int | None = None,
     ) -> None:
         k_t, k_s = temporal_kernel_size, spatial_kernel_size
+        check_conv_args("Conv2Plus1d", in_channels, out_channels, 1, stride, padding)
         if mid_channels is None:
             mid_channels = midplanes_for_2plus1d(in_channels, out_channels, k_t, k_s)
         check_positive_int(mid_channels, "mid_channels")
         check_positive_int(stride, "stride")
-        pad_s = (k_s - 1) // 2 if padding is None else check_positive_int(padding, "padding", minimum=0)
+        pad_s = (k_s - 1) // 2 if padding is None else check_nonnegative_int(padding, "padding")
         pad_t = (k_t - 1) // 2 if padding is None else padding
         super().__init__(
             nn.Conv3d(in_channels, mid_channels, (1, k_s, k_s),
@@ -132,7 +137,7 @@ class Conv2Plus1d(nn.Sequential):
         return (stride, stride, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        check_clip_channels(x, self.in_channels, type(self).__name__)
+        check_clip_channels(x, self.in_channels, type(self).__name__, self)
         return super().forward(x)
 
 
@@ -141,12 +146,14 @@ class PerFrameConv2d(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, *, stride: int = 1,
                  padding: int | None = None, bias: bool = False) -> None:
+        check_conv_args("PerFrameConv2d", in_channels, out_channels, kernel_size, stride, padding)
         super().__init__()
         pad = (kernel_size - 1) // 2 if padding is None else padding
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=pad, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        check_clip_channels(x, self.conv.in_channels, type(self).__name__)
+        check_clip_channels(x, self.conv.in_channels, type(self).__name__, self)
+        check_conv_fits(x, self.conv, type(self).__name__)
         b, c, t, h, w = x.shape
         frames = x.transpose(1, 2).reshape(b * t, c, h, w)  # (B*T, C, H, W)
         y = self.conv(frames)  # (B*T, C', H', W')
@@ -163,6 +170,7 @@ class ConvBnReLU3d(nn.Sequential):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int, int] = 1,
                  stride: int | tuple[int, int, int] = 1) -> None:
+        check_conv_args("ConvBnReLU3d", in_channels, out_channels, kernel_size, stride)
         k = (kernel_size,) * 3 if isinstance(kernel_size, int) else tuple(kernel_size)
         super().__init__(
             nn.Conv3d(in_channels, out_channels, k, stride=stride, padding=tuple((n - 1) // 2 for n in k), bias=False),
@@ -171,7 +179,7 @@ class ConvBnReLU3d(nn.Sequential):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        check_clip_channels(x, self[0].in_channels, type(self).__name__)
+        check_clip_channels(x, self[0].in_channels, type(self).__name__, self)
         return super().forward(x)
 
 
@@ -183,6 +191,7 @@ class SeparableConv3d(nn.Sequential):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1) -> None:
+        check_conv_args("SeparableConv3d", in_channels, out_channels, kernel_size, stride)
         check_positive_int(kernel_size, "kernel_size")
         check_positive_int(stride, "stride")
         super().__init__(
@@ -202,6 +211,6 @@ class SelfGating(nn.Module):
         self.fc = nn.Linear(check_positive_int(channels, "channels"), channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        check_clip_channels(x, self.fc.in_features, type(self).__name__)
+        check_clip_channels(x, self.fc.in_features, type(self).__name__, self)
         gate = torch.sigmoid(self.fc(x.mean(dim=(2, 3, 4))))  # (B, C)
         return x * gate[:, :, None, None, None]  # (B, C, T, H, W)

@@ -19,26 +19,26 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from vidconv._checks import as_triple, check_positive_int, check_tensor
+from vidconv._checks import as_triple, check_int, check_like, check_tensor
 
 IntOrTriple = int | Sequence[int]
 
 
-def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
+def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
     """Length of a convolution's output along one axis.
 
-    ``floor((size + 2*padding - dilation*(kernel - 1) - 1) / stride) + 1`` — the number of
-    positions a kernel spanning ``dilation*(kernel-1) + 1`` samples fits into the padded input
+    ``floor((size + 2*padding - dilation*(kernel_size - 1) - 1) / stride) + 1`` — the number of
+    positions a kernel spanning ``dilation*(kernel_size-1) + 1`` samples fits into the padded input
     when it moves ``stride`` samples at a time.
     """
-    for name, v, lo in (("size", size, 1), ("kernel", kernel, 1), ("stride", stride, 1),
+    for name, v, lo in (("size", size, 1), ("kernel_size", kernel_size, 1), ("stride", stride, 1),
                         ("padding", padding, 0), ("dilation", dilation, 1)):
-        check_positive_int(v, name, minimum=lo)
-    span = dilation * (kernel - 1) + 1
+        check_int(v, name, minimum=lo)
+    span = dilation * (kernel_size - 1) + 1
     if size + 2 * padding < span:
         raise ValueError(
             f"input of length {size} (+{2 * padding} padding) is shorter than the kernel's span {span} "
-            f"(kernel {kernel}, dilation {dilation})"
+            f"(kernel_size {kernel_size}, dilation {dilation})"
         )
     return (size + 2 * padding - span) // stride + 1
 
@@ -79,11 +79,15 @@ def conv3d(
     """
     check_tensor(input, "input", ndim=5, layout="(B, C, T, H, W)")
     check_tensor(weight, "weight", ndim=5, layout="(C_out, C_in/groups, kT, kH, kW)")
-    groups = check_positive_int(groups, "groups")
+    check_like(weight, "weight", input, "input")
+    groups = check_int(groups, "groups", minimum=1)
     stride_t = as_triple(stride, "stride", minimum=1)
     dilation_t = as_triple(dilation, "dilation", minimum=1)
     c_out, c_per_group, *kernel_list = weight.shape
     kernel = (kernel_list[0], kernel_list[1], kernel_list[2])
+    if 0 in weight.shape[:2] or min(kernel) < 1:
+        raise ValueError(f"weight must have at least one output channel, input channel and kernel tap on every "
+                         f"axis (C_out, C_in/groups, kT, kH, kW), got shape {tuple(weight.shape)}")
     c_in = input.shape[1]
     if c_in % groups or c_out % groups:
         raise ValueError(f"groups={groups} must divide both input channels ({c_in}) and output channels ({c_out})")
@@ -94,6 +98,7 @@ def conv3d(
         )
     if bias is not None:
         check_tensor(bias, "bias", ndim=1, layout="(C_out,)")
+        check_like(bias, "bias", input, "input")
         if bias.shape[0] != c_out:
             raise ValueError(f"bias must have {c_out} entries (one per output channel), got {bias.shape[0]}")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from vidconv._checks import check_positive_int
+from vidconv._checks import check_nonnegative_int, check_positive_int
 
 
 def moving_bar(direction: str = "right", *, frames: int = 8, size: int = 16, speed: int = 1,
@@ -27,7 +27,7 @@ def moving_bar(direction: str = "right", *, frames: int = 8, size: int = 16, spe
         raise ValueError(f"direction must be 'right' or 'left', got {direction!r}")
     frames = check_positive_int(frames, "frames")
     size = check_positive_int(size, "size", minimum=2)
-    speed = check_positive_int(speed, "speed", minimum=0)
+    speed = check_nonnegative_int(speed, "speed")
     step = speed if direction == "right" else -speed
     first = (2 if direction == "right" else size - 3) if start is None else start
     clip = torch.zeros(1, 1, frames, size, size)

@@ -26,7 +26,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils.flop_counter import FlopCounterMode
 
-from vidconv._checks import check_shape
+from vidconv._checks import as_triple, check_int, check_shape
 from vidconv._probe import measuring, probe_input
 from vidconv.receptive_field import extend_field
 from vidconv.table import Table
@@ -57,14 +57,6 @@ class Field:
     def widest(fields: Sequence[Field]) -> Field:
         return Field(tuple(max(f.size[i] for f in fields) for i in range(3)),  # type: ignore[arg-type]
                      tuple(max(f.jump[i] for f in fields) for i in range(3)))  # type: ignore[arg-type]
-
-
-def _triple(v: Any, default: Any = None) -> Triple:
-    if v is None or (isinstance(v, (list, tuple)) and len(v) == 0):
-        v = default
-    if isinstance(v, int):
-        return (v, v, v)
-    return (int(v[0]), int(v[1]), int(v[2]))
 
 
 def _tensors(obj: Any) -> list[torch.Tensor]:
@@ -101,14 +93,16 @@ class _FieldTracker(TorchFunctionMode):
         first = _tensors(args)[0] if _tensors(args) else None
         if name in _CONV:
             bound = dict(zip(_CONV3D_ARGS, args)) | kwargs
-            kernel = _triple(tuple(bound["weight"].shape[2:]))
-            f_out = f_in.through(kernel, _triple(bound.get("stride", 1), 1), _triple(bound.get("dilation", 1), 1))
+            kernel = as_triple(tuple(bound["weight"].shape[2:]), "kernel", minimum=1)
+            f_out = f_in.through(kernel, as_triple(bound.get("stride") or 1, "stride", minimum=1),
+                                 as_triple(bound.get("dilation") or 1, "dilation", minimum=1))
         elif name in _POOL:
             # Average pooling's fifth positional argument is ceil_mode, max pooling's is dilation.
             names = _POOL3D_ARGS if name.startswith("max") else _POOL3D_ARGS[:4]
             bound = dict(zip(names, args)) | kwargs
-            kernel = _triple(bound["kernel_size"])
-            f_out = f_in.through(kernel, _triple(bound.get("stride"), kernel), _triple(bound.get("dilation", 1), 1))
+            kernel = as_triple(bound["kernel_size"], "kernel_size", minimum=1)
+            f_out = f_in.through(kernel, as_triple(bound.get("stride") or kernel, "stride", minimum=1),
+                                 as_triple(bound.get("dilation") or 1, "dilation", minimum=1))
         elif name in _ADAPTIVE and first is not None and first.dim() == 5:
             f_out = self._adaptive(f_in, tuple(first.shape[2:]), tuple(outputs[0].shape[2:]))
         elif name in _REDUCE and first is not None and first.dim() == 5:
@@ -195,6 +189,7 @@ def summary(model: nn.Module, input_shape: Sequence[int], *, depth: int | None =
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     shape = check_shape(input_shape, "input_shape", ndim=5)
+    depth = None if depth is None else check_int(depth, "depth", minimum=1)
     if depth is not None and (not isinstance(depth, int) or depth < 1):
         raise ValueError(f"depth must be None or an int >= 1, got {depth!r}")
 

@@ -20,11 +20,15 @@ import copy
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
 from vidconv._checks import check_positive_int, check_shape
 from vidconv._probe import probe_input
+
+
+MAX_UNITS_LISTED = 2**22  # frames_reached refuses stacks whose levels would list more units than this
 
 
 @dataclass(frozen=True)
@@ -105,11 +109,39 @@ def frames_reached(layers: Iterable[LayerLike]) -> list[list[int]]:
     Output unit ``j`` of a layer reads its input units ``j*stride + i*dilation`` for ``i < kernel_size``.
     """
     stack = _as_layers(layers)
-    levels = [[0]]
+    spans, span, total = [1], 1, 1  # the span of every level, from the output down: it bounds the level's list
     for layer in reversed(stack):
-        below = {j * layer.stride + i * layer.dilation for j in levels[0] for i in range(layer.kernel_size)}
-        levels.insert(0, sorted(below))
-    return levels
+        span = (span - 1) * layer.stride + (layer.kernel_size - 1) * layer.dilation + 1
+        spans.append(span)
+        total += span
+        if total > MAX_UNITS_LISTED:
+            raise ValueError(
+                f"frames_reached lists every unit of every level, and these {len(stack)} layers would need more "
+                f"than {MAX_UNITS_LISTED} (the input level alone spans {span} frames at the {len(spans) - 1}th "
+                "layer from the top); use receptive_field() for the span, or fewer or smaller layers")
+    levels = [[0]]  # from the output down
+    for layer, width in zip(reversed(stack), spans[1:]):
+        levels.append(_units_below(levels[-1], layer, width))
+    return levels[::-1]
+
+
+def _units_below(units: list[int], layer: AxisLayer, width: int) -> list[int]:
+    """Sorted input units of ``layer`` that its output ``units`` read; all lie in ``range(width)``.
+
+    Unit j reads j*stride + i*dilation for i < kernel. Enumerating those is cheap when the runs overlap
+    little; otherwise mark where each run starts (+1) and ends (-1) in its residue class modulo the
+    dilation, and a running sum along each class is > 0 exactly at the reached units: O(width + units).
+    """
+    k, s, d = layer.kernel_size, layer.stride, layer.dilation
+    if len(units) * k <= 4 * width + 64:
+        return sorted({j * s + i * d for j in units for i in range(k)})
+    rows = -(-(width + k * d) // d)
+    marks = np.zeros(rows * d, dtype=np.int64)
+    starts = np.asarray(units, dtype=np.int64) * s
+    np.add.at(marks, starts, 1)
+    np.add.at(marks, starts + k * d, -1)
+    reached = marks.reshape(rows, d).cumsum(axis=0).reshape(-1)[:width] > 0  # (width,)
+    return np.flatnonzero(reached).tolist()
 
 
 def temporal_stack(layers: Iterable[LayerLike], channels: int = 1) -> nn.Sequential:

@@ -25,7 +25,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from vidconv._checks import check_positive_int, check_tensor
+from vidconv._checks import check_nonnegative_int, check_positive_int, check_tensor
 from vidconv.book.menu_figure import menu_and_slider_figure
 from vidconv.receptive_field import AxisLayer, cumulative_stride, frames_reached, receptive_field
 
@@ -205,7 +205,7 @@ def _kernel_style(fig: go.Figure) -> go.Figure:
 
 
 def _check_channel(index: int, size: int, name: str) -> int:
-    check_positive_int(index, name, minimum=0)
+    check_nonnegative_int(index, name)
     if index >= size:
         raise ValueError(f"{name} must be < {size}, got {index}")
     return index

@@ -10,6 +10,7 @@ decoded up front. Labels are the sorted subfolder names.
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from vidconv._checks import check_positive_int
+from vidconv._checks import check_int, check_positive_int
 from vidconv.data.sampling import uniform_indices
 from vidconv.data.video_io import read_video
 
@@ -39,6 +40,8 @@ class VideoFolder(Dataset):
     def __init__(self, root: str | os.PathLike, clip_len: int = 16, *, sampler: Sampler = uniform_indices,
                  transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
                  extensions: tuple[str, ...] = VIDEO_EXTENSIONS) -> None:
+        if not isinstance(root, (str, os.PathLike)):
+            raise TypeError(f"root must be a str or os.PathLike naming a folder, got {type(root).__name__}")
         self.root = Path(root)
         if not self.root.exists():
             raise FileNotFoundError(f"dataset folder not found: {self.root}")
@@ -48,7 +51,14 @@ class VideoFolder(Dataset):
         if not callable(sampler):
             raise TypeError(f"sampler must be callable (video_frames, clip_len) -> indices, got {type(sampler).__name__}")
         self.sampler = sampler
+        if transform is not None and not callable(transform):
+            raise TypeError(f"transform must be callable (C, T, H, W) -> clip, or None, got {type(transform).__name__}")
         self.transform = transform
+        if isinstance(extensions, str):
+            extensions = (extensions,)  # one suffix given as a string, not a sequence of its letters
+        if (not isinstance(extensions, (tuple, list, set, frozenset)) or not extensions
+                or not all(isinstance(e, str) and e.startswith(".") and len(e) > 1 for e in extensions)):
+            raise ValueError(f"extensions must be suffixes like ('.mp4', '.avi'), got {extensions!r}")
         self.classes = sorted(d.name for d in self.root.iterdir() if d.is_dir() and not d.name.startswith("."))
         suffixes = tuple(e.lower() for e in extensions)
         self.samples = [(p, label) for label, name in enumerate(self.classes)
@@ -60,10 +70,19 @@ class VideoFolder(Dataset):
         return len(self.samples)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        index = check_int(index, "index")
+        if not -len(self.samples) <= index < len(self.samples):
+            raise IndexError(f"index {index} out of range for {len(self.samples)} videos under {self.root}")
         path, label = self.samples[index]
         video = read_video(path)  # (3, T, H, W); raises naming the file if it is bad
-        indices = self.sampler(video.shape[1], self.clip_len)
-        clip = video[:, indices]  # (3, clip_len, H, W)
+        frames = video.shape[1]
+        indices = self.sampler(frames, self.clip_len)
+        if (not isinstance(indices, (list, tuple)) or len(indices) != self.clip_len
+                or not all(isinstance(i, numbers.Integral) and not isinstance(i, bool) and 0 <= i < frames
+                           for i in indices)):
+            raise ValueError(f"sampler {getattr(self.sampler, '__name__', self.sampler)!r} must return {self.clip_len} "
+                             f"frame indices in [0, {frames}) for {path}, got {indices!r}")
+        clip = video[:, list(indices)]  # (3, clip_len, H, W)
         if self.transform is not None:
             clip = self.transform(clip)
         return clip, label

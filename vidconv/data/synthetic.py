@@ -21,13 +21,13 @@ import math
 import torch
 from torch.utils.data import Dataset
 
-from vidconv._checks import check_positive_int
+from vidconv._checks import check_int, check_nonnegative_int, check_number, check_positive_int
 
 
 def rotation_speeds(frames: int, num_classes: int) -> list[int]:
     """The first ``num_classes`` speeds +1, -1, +2, -2, ... whose size is coprime with ``frames``."""
-    check_positive_int(frames, "frames", minimum=3)
-    check_positive_int(num_classes, "num_classes", minimum=2)
+    frames = check_int(frames, "frames", minimum=3)
+    num_classes = check_int(num_classes, "num_classes", minimum=2)
     speeds = [sign * s for s in range(1, frames // 2 + 1) if math.gcd(s, frames) == 1 and 2 * s != frames
               for sign in (1, -1)]
     if num_classes > len(speeds):
@@ -50,15 +50,14 @@ class RotatingBlobs(Dataset):
 
     def __init__(self, num_clips: int = 512, *, frames: int = 7, size: int = 16, num_classes: int = 4,
                  noise: float = 0.05, seed: int = 0) -> None:
-        self.num_clips = check_positive_int(num_clips, "num_clips")
+        self.num_clips = check_int(num_clips, "num_clips", minimum=1, maximum=2**40)
         self.frames = check_positive_int(frames, "frames", minimum=3)
         self.size = check_positive_int(size, "size", minimum=8)
-        self.speeds = rotation_speeds(frames, num_classes)
-        self.num_classes = num_classes
-        if not isinstance(noise, (int, float)) or noise < 0:
-            raise ValueError(f"noise must be a number >= 0, got {noise!r}")
-        self.noise = float(noise)
-        self.seed = check_positive_int(seed, "seed", minimum=0)
+        self.speeds = rotation_speeds(self.frames, num_classes)
+        self.num_classes = len(self.speeds)
+        self.noise = check_number(noise, "noise", minimum=0.0)
+        # seed * 1_000_003 + index must fit torch's 64-bit seed: both are capped at 2**40.
+        self.seed = check_int(seed, "seed", minimum=0, maximum=2**40)
         self.classes = [f"{'counter' if s < 0 else ''}clockwise x{abs(s)}" for s in self.speeds]
 
     def __len__(self) -> int:
@@ -69,8 +68,7 @@ class RotatingBlobs(Dataset):
         return index % self.num_classes
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        if not isinstance(index, int) or isinstance(index, bool):
-            raise TypeError(f"index must be an int, got {type(index).__name__}")
+        index = check_int(index, "index")
         if not -self.num_clips <= index < self.num_clips:
             raise IndexError(f"index {index} out of range for {self.num_clips} clips")
         index %= self.num_clips
@@ -82,6 +80,9 @@ class RotatingBlobs(Dataset):
 
         ``start`` overrides the drawn start position (used to show that reversal is a class change).
         """
+        index = check_int(index, "index", minimum=0, maximum=2**40)
+        speed = check_int(speed, "speed")
+        start = None if start is None else check_int(start, "start")
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
         u = torch.rand(6, generator=gen, dtype=torch.float64)
         s, t = self.size, self.frames

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vidconv._checks import check_tensor
+from vidconv._checks import check_int, check_tensor
 
 
 def _av():
@@ -43,6 +43,8 @@ class VideoInfo:
 
 
 def _open(path: str | os.PathLike) -> tuple[Path, Any]:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike naming a video file, got {type(path).__name__}")
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"video file not found: {p}")
@@ -93,6 +95,9 @@ def read_video(path: str | os.PathLike) -> torch.Tensor:
 def _rgb_to_yuv420(clip: torch.Tensor) -> np.ndarray:
     """RGB in [0, 1] ``(3, T, H, W)`` to 8-bit BT.601 limited-range YUV 4:2:0, stacked as FFmpeg wants.
 
+    FFmpeg's planar layout is the Y plane (H x W), then U and V (H/2 x W/2 each), back to back; PyAV
+    takes that byte run shaped ``(3H/2, W)``. The chroma planes are flattened rather than reshaped to
+    rows of W, because H/2 x W/2 fills whole rows of W only when H is a multiple of 4.
     Done here rather than by FFmpeg's scaler, whose SIMD paths were seen to give different bytes from
     run to run for the same frames (the output must be reproducible).
     """
@@ -108,31 +113,57 @@ def _rgb_to_yuv420(clip: torch.Tensor) -> np.ndarray:
     def u8(c: torch.Tensor) -> np.ndarray:
         return c.round().clamp(0, 255).to(torch.uint8).numpy()
 
-    chroma = torch.cat([half(cb).reshape(t, h // 4, w), half(cr).reshape(t, h // 4, w)], dim=1)  # (T, H/2, W)
-    return np.concatenate([u8(y), u8(chroma)], axis=1)  # (T, 3H/2, W)
+    planes = torch.cat([y.reshape(t, h * w), half(cb).reshape(t, -1), half(cr).reshape(t, -1)], dim=1)  # (T, 3HW/2)
+    return u8(planes).reshape(t, 3 * h // 2, w)  # (T, 3H/2, W): the same bytes, in rows of W
+
+
+_CONTAINERS = (".mp4", ".m4v", ".mov")
 
 
 def write_video(path: str | os.PathLike, clip: torch.Tensor, *, fps: int = 25, crf: int = 18) -> Path:
     """Encode ``clip`` ``(C, T, H, W)`` (C = 1 or 3, values in [0, 1]) as H.264 MP4 and return the path.
 
     Encoding is single-threaded with fixed settings, so the same clip gives the same bytes each time
-    (with the same FFmpeg build). H.264 in yuv420p needs even heights and widths.
+    (with the same FFmpeg build). H.264 in yuv420p needs even heights and widths. Values outside
+    [0, 1] (e.g. a clip still in 0..255, or normalised) and NaN are refused rather than clipped into
+    pixels; ``crf`` is x264's quality, 0 (lossless) to 51.
     """
     check_tensor(clip, "clip", ndim=4, layout="(C, T, H, W)")
     c, t, h, w = clip.shape
     if c not in (1, 3):
         raise ValueError(f"clip must have 1 or 3 channels (C, T, H, W), got shape {tuple(clip.shape)}")
+    if t == 0 or h == 0 or w == 0:
+        raise ValueError(f"clip is empty: shape {tuple(clip.shape)} (C, T, H, W)")
     if h % 2 or w % 2:
         raise ValueError(f"H.264 needs even height and width, got {h}x{w} in shape {tuple(clip.shape)}")
-    if t == 0:
-        raise ValueError(f"clip has no frames: shape {tuple(clip.shape)}")
-    if isinstance(fps, bool) or not isinstance(fps, int) or fps < 1:
-        raise ValueError(f"fps must be a positive int, got {fps!r}")
-    planes = _rgb_to_yuv420(clip.detach().cpu().to(torch.float64).clamp(0, 1).expand(3, -1, -1, -1))  # (T, 3H/2, W)
+    check_int(fps, "fps", minimum=1)
+    check_int(crf, "crf", minimum=0, maximum=51)
+    values = clip.detach().cpu().to(torch.float64)
+    if torch.isnan(values).any():
+        raise ValueError(f"clip contains {int(torch.isnan(values).sum())} NaN value(s); pixels must be in [0, 1]")
+    low, high = float(values.min()), float(values.max())
+    if low < 0.0 or high > 1.0:
+        raise ValueError(f"clip values must be in [0, 1], got min {low:g} and max {high:g} "
+                         "(divide 0..255 frames by 255; undo normalisation before writing)")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike naming the video file to write, got {type(path).__name__}")
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
+    if p.suffix.lower() not in _CONTAINERS:
+        raise ValueError(f"write_video writes H.264 in an MP4 container; the path must end in "
+                         f"{', '.join(_CONTAINERS)}, got {p}")
+    if p.is_dir():
+        raise IsADirectoryError(f"cannot write a video over a directory: {p}")
+    planes = _rgb_to_yuv420(values.expand(3, -1, -1, -1))  # (T, 3H/2, W)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OSError(f"cannot create the folder for video file {p}: {err}") from err
     av = _av()
-    with av.open(str(p), mode="w", options={"movflags": "+faststart"}) as container:
+    try:
+        container = av.open(str(p), mode="w", options={"movflags": "+faststart"})
+    except (OSError, av.error.FFmpegError) as err:
+        raise OSError(f"cannot open video file for writing: {p} ({err})") from err
+    with container:
         stream = container.add_stream("libx264", rate=Fraction(fps, 1))
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.codec_context.thread_count = 1

@@ -20,10 +20,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from vidconv._checks import check_bool, check_device, check_int, check_number
 from vidconv.blocks import Conv2Plus1d, PerFrameConv2d
 from vidconv.table import Table
 from vidconv.counting import count_parameters
-from vidconv.device import default_device
 from vidconv.data.synthetic import RotatingBlobs
 from vidconv.training.loop import evaluate, train_one_epoch
 
@@ -40,12 +40,18 @@ class _Classifier(nn.Module):
         return self.fc(self.features(x).mean(dim=(2, 3, 4)))  # (B, C, T, H, W) -> (B, C) -> (B, classes)
 
 
+def _check_widths(num_classes: int, width: int) -> None:
+    check_int(num_classes, "num_classes", minimum=2)
+    check_int(width, "width", minimum=1)
+
+
 def _unit(conv: nn.Module, channels: int) -> list[nn.Module]:
     return [conv, nn.BatchNorm3d(channels), nn.ReLU(inplace=True)]
 
 
 def per_frame_cnn(num_classes: int, width: int = 28) -> nn.Module:
     """Three 3x3 2D convolutions applied to each frame alone; features averaged over time."""
+    _check_widths(num_classes, width)
     w = width
     return _Classifier(nn.Sequential(
         *_unit(PerFrameConv2d(3, w, 3), w), *_unit(PerFrameConv2d(w, w, 3, stride=2), w),
@@ -54,6 +60,7 @@ def per_frame_cnn(num_classes: int, width: int = 28) -> nn.Module:
 
 def cnn_3d(num_classes: int, width: int = 16) -> nn.Module:
     """Three 3x3x3 convolutions (the last two halve height and width)."""
+    _check_widths(num_classes, width)
     w = width
     return _Classifier(nn.Sequential(
         *_unit(nn.Conv3d(3, w, 3, padding=1, bias=False), w),
@@ -63,6 +70,7 @@ def cnn_3d(num_classes: int, width: int = 16) -> nn.Module:
 
 def cnn_2plus1d(num_classes: int, width: int = 16) -> nn.Module:
     """The 3D CNN with every 3x3x3 convolution factorised into (2+1)D (same parameter budget per layer)."""
+    _check_widths(num_classes, width)
     w = width
     return _Classifier(nn.Sequential(
         *_unit(Conv2Plus1d(3, w), w), *_unit(_spatially_strided(Conv2Plus1d(w, w)), w),
@@ -86,7 +94,17 @@ def temporal_vs_per_frame(*, train_clips: int = 768, test_clips: int = 256, epoc
 
     ``dataset_options`` go to :class:`~vidconv.data.synthetic.RotatingBlobs` (frames, size, num_classes, noise).
     """
-    device = device or default_device()
+    for name, value in (("train_clips", train_clips), ("test_clips", test_clips), ("epochs", epochs),
+                        ("batch_size", batch_size)):
+        check_int(value, name, minimum=1)
+    check_number(lr, "lr", minimum=0.0, exclusive_minimum=True)
+    check_int(seed, "seed", minimum=0)
+    check_bool(progress, "progress")
+    unknown = set(dataset_options) - {"frames", "size", "num_classes", "noise"}
+    if unknown:
+        raise TypeError(f"unknown dataset option(s) {sorted(unknown)}; "
+                        "RotatingBlobs takes frames, size, num_classes, noise")
+    device = check_device(device)
     train = _tensors(RotatingBlobs(train_clips, seed=seed, **dataset_options))
     test = _tensors(RotatingBlobs(test_clips, seed=seed + 1, **dataset_options))
     num_classes = int(train.tensors[1].max()) + 1

@@ -17,6 +17,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from vidconv._checks import check_int, check_like, check_number
 from vidconv.models._clip import check_clip
 
 _POOL5_GRID = (1, 4, 4)  # (T, H, W) that fc6 is sized for
@@ -36,6 +37,8 @@ class C3D(nn.Module):
 
     def __init__(self, num_classes: int = 101, dropout: float = 0.5) -> None:
         super().__init__()
+        check_int(num_classes, "num_classes")  # the type; the range is checked below
+        check_number(dropout, "dropout", minimum=0.0, maximum=1.0, exclusive_maximum=True)
         if not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
         if not 0.0 <= dropout < 1.0:
@@ -64,6 +67,7 @@ class C3D(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         check_clip(x, "C3D", channels=3, min_frames=1, min_size=1)
+        check_like(x, "C3D input", self, "C3D")
         grid = _pooled_grid(*x.shape[2:])
         if grid != _POOL5_GRID:
             raise ValueError(

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from vidconv.blocks import ConvBnReLU3d
+from vidconv._checks import check_int, check_like, check_number, guard_train_batch_norm
 from vidconv.models._clip import check_clip
 from vidconv.models.inception import INCEPTION_V1, InceptionBlock3d
 
@@ -32,6 +33,9 @@ class I3D(nn.Module):
 
     def __init__(self, num_classes: int = 400, dropout: float = 0.5, in_channels: int = 3) -> None:
         super().__init__()
+        check_int(num_classes, "num_classes")  # the type; the range is checked below
+        check_number(dropout, "dropout", minimum=0.0, maximum=1.0, exclusive_maximum=True)
+        check_int(in_channels, "in_channels", minimum=1)
         if not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
         if not 0.0 <= dropout < 1.0:
@@ -63,9 +67,11 @@ class I3D(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool3d(1)
         self.dropout = nn.Dropout(dropout)
         self.logits = nn.Conv3d(1024, num_classes, 1, bias=True)
+        guard_train_batch_norm(self, type(self).__name__)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         check_clip(x, type(self).__name__, channels=self.in_channels, min_frames=self.min_frames, min_size=self.min_size)
+        check_like(x, f"{type(self).__name__} input", self, type(self).__name__)
         x = self.avgpool(self.features(x))  # (B, 1024, 1, 1, 1)
         return self.logits(self.dropout(x)).flatten(1)  # (B, num_classes)
 

@@ -26,6 +26,7 @@ from torch import nn
 from torchvision.models.video import MC3_18_Weights, R2Plus1D_18_Weights, R3D_18_Weights
 
 from vidconv.blocks import Conv2Plus1d, Conv3dNoTemporal, FullConv3d, midplanes_for_2plus1d
+from vidconv._checks import check_bool, check_int, check_int_sequence, check_like, guard_train_batch_norm
 from vidconv.models._clip import check_clip
 from vidconv.models.weights import classes_for, load_weights, resolve_weights
 
@@ -124,6 +125,9 @@ class VideoResNet(nn.Module):
                  layers: Sequence[int], stem: Callable[[], nn.Module], num_classes: int = 400,
                  zero_init_residual: bool = False) -> None:
         super().__init__()
+        check_int(num_classes, "num_classes")  # the type; the range is checked below
+        check_int_sequence(layers, "layers", length=4, minimum=1)
+        check_bool(zero_init_residual, "zero_init_residual")
         if len(conv_builders) != 4 or len(layers) != 4:
             raise ValueError(f"need 4 conv builders and 4 stage depths, got {len(conv_builders)} and {len(layers)}")
         if not isinstance(num_classes, int) or num_classes < 1:
@@ -151,6 +155,7 @@ class VideoResNet(nn.Module):
                 if isinstance(m, (BasicBlock, Bottleneck)):
                     last = m.conv3[1] if isinstance(m, Bottleneck) else m.conv2[1]
                     nn.init.zeros_(last.weight)
+        guard_train_batch_norm(self, type(self).__name__)
 
     def _stage(self, block: type[BasicBlock] | type[Bottleneck], conv: ConvBuilder, channels: int, depth: int,
                stride: int) -> nn.Sequential:
@@ -170,6 +175,7 @@ class VideoResNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         check_clip(x, type(self).__name__, channels=self.in_channels, min_frames=self.min_frames,
                    min_size=self.min_size)
+        check_like(x, f"{type(self).__name__} input", self, type(self).__name__)
         x = self.stem(x)  # (B, 64, T, H/2, W/2)
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))  # (B, 512, T/8, H/16, W/16) for R3D
         x = self.avgpool(x).flatten(1)  # (B, 512)

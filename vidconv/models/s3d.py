@@ -16,6 +16,7 @@ from torch import nn
 from torchvision.models.video import S3D_Weights
 
 from vidconv.blocks import ConvBnReLU3d, SeparableConv3d
+from vidconv._checks import check_bool, check_int, check_like, check_number, guard_train_batch_norm
 from vidconv.models._clip import check_clip
 from vidconv.models.inception import INCEPTION_V1, InceptionBlock3d
 from vidconv.models.weights import classes_for, load_weights, resolve_weights
@@ -34,6 +35,9 @@ class S3D(nn.Module):
 
     def __init__(self, num_classes: int = 400, dropout: float = 0.2, *, gating: bool = False) -> None:
         super().__init__()
+        check_int(num_classes, "num_classes")  # the type; the range is checked below
+        check_number(dropout, "dropout", minimum=0.0, maximum=1.0, exclusive_maximum=True)
+        check_bool(gating, "gating")
         if not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
         if not 0.0 <= dropout < 1.0:
@@ -60,9 +64,11 @@ class S3D(nn.Module):
         )
         self.avgpool = nn.AvgPool3d((2, 7, 7), stride=1)
         self.classifier = nn.Sequential(nn.Dropout(p=dropout), nn.Conv3d(1024, num_classes, 1, bias=True))
+        guard_train_batch_norm(self, type(self).__name__)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         check_clip(x, type(self).__name__, channels=3, min_frames=self.min_frames, min_size=self.min_size)
+        check_like(x, f"{type(self).__name__} input", self, type(self).__name__)
         x = self.avgpool(self.features(x))  # (B, 1024, T', H', W')
         return self.classifier(x).mean(dim=(2, 3, 4))  # (B, num_classes)
 

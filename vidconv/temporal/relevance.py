@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidconv._checks import check_positive_int, check_tensor
+from vidconv._checks import check_like, check_positive_int, check_tensor
 
 
 def _check_dim(hidden_dim: int, num_heads: int | None = None) -> None:
@@ -41,13 +41,15 @@ def _check_tokens(x: torch.Tensor, name: str, ndim: int, layout: str, hidden_dim
         raise ValueError(f"{name} is empty: shape {tuple(x.shape)}")
 
 
-def _check_mask(mask: torch.Tensor | None, batch: int, steps: int) -> torch.Tensor | None:
+def _check_mask(mask: torch.Tensor | None, batch: int, steps: int, device: torch.device) -> torch.Tensor | None:
     if mask is None:
         return None
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
         raise TypeError(f"mask must be a bool tensor (B, T) with True = valid, got {getattr(mask, 'dtype', type(mask).__name__)}")
     if tuple(mask.shape) != (batch, steps):
         raise ValueError(f"mask must have shape (B, T) = {(batch, steps)}, got {tuple(mask.shape)}")
+    if mask.device != device:
+        raise ValueError(f"mask is on {mask.device} but x is on {device}")
     return mask
 
 
@@ -75,29 +77,58 @@ class TemporalRelevanceModule(nn.Module):
         # Scores the step's own features next to what differs from its context.
         self.score = nn.Sequential(nn.Linear(2 * hidden_dim, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, 1))
 
-    def _attention_mask(self, steps: int, mask: torch.Tensor | None, device: torch.device) -> torch.Tensor:
-        """True where a query may NOT attend: outside its window, or a padded key other than itself."""
-        t = torch.arange(steps, device=device)
-        offset = t[None, :] - t[:, None]  # (T, T): key index - query index
-        past = self.temporal_window // 2
-        future = self.temporal_window - 1 - past
-        allowed = (offset >= -past) & (offset <= future)  # (T, T)
+    def _allowed(self, steps: int, mask: torch.Tensor | None, device: torch.device) -> tuple[torch.Tensor, int, int]:
+        """Which key of each query's window may be attended to: ``(B or 1, T, W)`` bool, and the window's reach.
+
+        Slot ``w`` of query ``t`` holds key ``t - past + w``. A key is allowed inside the clip and, with a
+        mask, only if it is valid; a query always sees itself, so no softmax row is empty (which gives NaN).
+        """
+        past = min(self.temporal_window // 2, steps - 1)  # a window wider than the clip reaches no further
+        future = min(self.temporal_window - 1 - self.temporal_window // 2, steps - 1)
+        key = torch.arange(steps, device=device)[:, None] - past + torch.arange(past + future + 1, device=device)
+        inside = (key >= 0) & (key < steps)  # (T, W)
         if mask is None:
-            return ~allowed
-        # A query always sees itself, so no row of the softmax is empty (which would give NaN).
-        allowed = allowed[None] & (mask[:, None, :] | (offset == 0)[None])  # (B, T, T)
-        return (~allowed).repeat_interleave(self.num_heads, dim=0)  # (B * heads, T, T)
+            return inside[None], past, future
+        is_self = (key == torch.arange(steps, device=device)[:, None])[None]  # (1, T, W)
+        valid = mask[:, key.clamp(0, steps - 1)]  # (B, T, W): mask of each window slot's key
+        return inside[None] & (valid | is_self), past, future
+
+    def _windowed_attention(self, h: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """``self.attention`` (same parameters, same maths) restricted to each step's window.
+
+        Keys outside the window are never gathered and masked keys are replaced by zeros before the
+        weighted sum, so a NaN or infinity at a step that a query cannot see does not reach it (with an
+        additive mask, weight 0 times NaN would still be NaN).
+        """
+        b, t, d = h.shape
+        heads = self.num_heads
+        allowed, past, future = self._allowed(t, mask, h.device)  # (B or 1, T, W)
+        width = past + future + 1
+        q, k, v = F.linear(h, self.attention.in_proj_weight, self.attention.in_proj_bias).chunk(3, dim=-1)  # (B, T, D)
+
+        def windows(z: torch.Tensor) -> torch.Tensor:
+            z = F.pad(z, (0, 0, past, future))  # (B, past + T + future, D)
+            return z.unfold(1, width, 1).transpose(2, 3).reshape(b, t, width, heads, d // heads)  # (B, T, W, heads, Dh)
+
+        keys, values = windows(k), windows(v)
+        q = q.reshape(b, t, heads, d // heads)  # (B, T, heads, Dh)
+        scores = torch.einsum("bthe,btwhe->bthw", q, keys) / math.sqrt(d // heads)  # (B, T, heads, W)
+        scores = scores.masked_fill(~allowed[:, :, None, :], float("-inf"))
+        weights = scores.softmax(dim=-1)  # (B, T, heads, W)
+        values = torch.where(allowed[:, :, :, None, None], values, torch.zeros((), dtype=values.dtype, device=values.device))
+        context = torch.einsum("bthw,btwhe->bthe", weights, values).reshape(b, t, d)  # (B, T, D)
+        return self.attention.out_proj(context)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:  # noqa: D102
         _check_tokens(x, "x", 3, "(B, T, D)", self.hidden_dim)
+        check_like(x, "x", self, type(self).__name__)
         b, t, _ = x.shape
-        mask = _check_mask(mask, b, t)
-        attn_mask = self._attention_mask(t, mask, x.device)
+        mask = _check_mask(mask, b, t, x.device)
         h = self.norm(x)
-        context, _ = self.attention(h, h, h, attn_mask=attn_mask, need_weights=False)  # (B, T, D)
+        context = self._windowed_attention(h, mask)  # (B, T, D)
         relevance = torch.sigmoid(self.score(torch.cat([h, h - context], dim=-1))).squeeze(-1)  # (B, T)
         if mask is not None:
-            relevance = relevance * mask.to(relevance.dtype)
+            relevance = torch.where(mask, relevance, torch.zeros((), dtype=relevance.dtype, device=relevance.device))
         return relevance
 
 
@@ -132,6 +163,7 @@ class ThickPresentTokenSelector(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # noqa: D102
         _check_tokens(x, "x", 3, "(B, T, D)", self.hidden_dim)
+        check_like(x, "x", self, type(self).__name__)
         b, t, d = x.shape
         age = (t - 1 - torch.arange(t, device=x.device)).clamp(max=self.present_thickness)  # (T,)
         scores = self.content(x).squeeze(-1) + self.recency[age]  # (B, T)
@@ -175,6 +207,7 @@ class VideoRelevanceCompressor(nn.Module):
 
     def forward(self, tokens: torch.Tensor, text: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: D102
         _check_tokens(tokens, "tokens", 4, "(B, T, N, D)", self.hidden_dim)
+        check_like(tokens, "tokens", self, type(self).__name__)
         b, t, n, d = tokens.shape
         if t > self.num_frames:
             raise ValueError(f"tokens have {t} frames, more than num_frames={self.num_frames}")
@@ -182,6 +215,7 @@ class VideoRelevanceCompressor(nn.Module):
         logits = self.visual_score(h).squeeze(-1)  # (B, T, N)
         if text is not None:
             _check_tokens(text, "text", 3, "(B, L, D)", self.hidden_dim)
+            check_like(text, "text", tokens, "tokens")
             if text.shape[0] != b:
                 raise ValueError(f"text batch {text.shape[0]} differs from tokens batch {b}")
             flat = h.reshape(b, t * n, d)  # (B, T*N, D)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vidconv._checks import check_tensor
+from vidconv._checks import check_like, check_tensor
 from vidconv.temporal.thick_present import CausalPool3d, CausalResidual, PhenomenologicalConv3D
 
 _POINTWISE = (nn.ReLU, nn.ReLU6, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.LeakyReLU, nn.Hardswish, nn.Identity,
@@ -88,6 +88,7 @@ class StreamingInference:
     def step(self, frame: torch.Tensor) -> torch.Tensor:
         """Feed one frame ``(B, C, H, W)``; return the network's output at that frame."""
         check_tensor(frame, "frame", ndim=4, layout="(B, C, H, W)")
+        check_like(frame, "frame", self.model, "the model")
         if self._frame_shape is not None and tuple(frame.shape) != self._frame_shape:
             raise ValueError(f"frame shape {tuple(frame.shape)} differs from this video's {self._frame_shape}; "
                              "call reset() before a new video")

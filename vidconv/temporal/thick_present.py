@@ -25,7 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidconv._checks import check_clip_channels, check_positive_int, check_tensor
+from vidconv._checks import (check_clip_channels, check_conv_args, check_int, check_like, check_nonnegative_int,
+                             check_positive_int, check_tensor)
 from vidconv._probe import measuring, probe_input
 from vidconv.receptive_field import empirical_receptive_field
 
@@ -48,8 +49,9 @@ class PhenomenologicalConv3D(nn.Conv3d):
 
     def __init__(self, in_channels: int, out_channels: int, retention_frames: int, protention_frames: int = 0, *,
                  spatial_kernel_size: int = 3, dilation: int = 1, bias: bool = True) -> None:
-        check_positive_int(retention_frames, "retention_frames", minimum=0)
-        check_positive_int(protention_frames, "protention_frames", minimum=0)
+        check_conv_args(type(self).__name__, in_channels, out_channels)
+        check_nonnegative_int(retention_frames, "retention_frames")
+        check_nonnegative_int(protention_frames, "protention_frames")
         check_positive_int(spatial_kernel_size, "spatial_kernel_size")
         check_positive_int(dilation, "dilation")
         if spatial_kernel_size % 2 == 0:
@@ -69,7 +71,7 @@ class PhenomenologicalConv3D(nn.Conv3d):
         return self.retention_frames * self.dilation[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        check_clip_channels(x, self.in_channels, type(self).__name__)
+        check_clip_channels(x, self.in_channels, type(self).__name__, self)
         if self.streaming:
             return self._step(x)
         future = self.protention_frames * self.dilation[0]
@@ -211,6 +213,7 @@ def temporal_extent(model: nn.Module, channels: int, *, frames: int = 64, size: 
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     check_positive_int(channels, "channels")
     check_positive_int(frames, "frames", minimum=3)
+    check_int(size, "size", minimum=1)
     shape: Sequence[int] = (1, channels, frames, size, size)
     middle = frames // 2
     with measuring(model):  # eval mode, every training flag and buffer restored

@@ -71,8 +71,11 @@ def enable_checkpointing(model: nn.Module, module_types: tuple[type[nn.Module], 
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    if not isinstance(module_types, tuple) or not all(isinstance(t, type) for t in module_types):
-        raise TypeError(f"module_types must be a tuple of module classes, got {module_types!r}")
+    if isinstance(module_types, type):
+        module_types = (module_types,)  # one class given alone
+    if (not isinstance(module_types, tuple) or not module_types
+            or not all(isinstance(t, type) and issubclass(t, nn.Module) for t in module_types)):
+        raise TypeError(f"module_types must be a tuple of nn.Module subclasses such as (BasicBlock,), got {module_types!r}")
     targets: list[str] = []
     for name, m in model.named_modules():
         inside = any(name.startswith(t + ".") for t in targets)

@@ -19,18 +19,50 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from vidconv.device import default_device
+from vidconv._checks import check_bool, check_device, check_finite, check_int, check_like
+
+
+def _check_model(model: object) -> nn.Module:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    return model
+
+
+def _check_loader(loader: object, name: str) -> Iterable:
+    if isinstance(loader, (torch.Tensor, str, bytes)) or not isinstance(loader, Iterable):
+        raise TypeError(f"{name} must be an iterable of (clips, labels) batches such as a DataLoader, "
+                        f"got {type(loader).__name__}")
+    return loader
+
+
+def _check_logits(logits: object, labels: torch.Tensor, where: str) -> torch.Tensor:
+    """The model's output must be ``(B, classes)`` and every label one of those classes."""
+    if not isinstance(logits, torch.Tensor) or logits.dim() != 2 or logits.shape[0] != labels.shape[0]:
+        got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise ValueError(f"{where}: the model must return logits (B, classes) = ({labels.shape[0]}, classes), got {got}")
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= logits.shape[1]):
+        raise ValueError(f"{where}: labels must be class indices in [0, {logits.shape[1]}) for a model with "
+                         f"{logits.shape[1]} outputs, got min {int(labels.min())} and max {int(labels.max())}")
+    return logits
 
 
 def autocast(device: torch.device, enabled: bool = True) -> contextlib.AbstractContextManager:
     """bfloat16 autocast on CUDA when ``enabled``; a no-op elsewhere."""
+    device = check_device(device)
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda")
 
 
 def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks: Sequence[int] = (1, 5)) -> dict[int, int]:
     """How many rows have their label among the ``k`` highest logits, for each k (capped at the class count)."""
-    if logits.dim() != 2 or labels.shape != logits.shape[:1]:
+    if not isinstance(logits, torch.Tensor) or not isinstance(labels, torch.Tensor):
+        raise TypeError(f"logits and labels must be tensors, got {type(logits).__name__} and {type(labels).__name__}")
+    if logits.dim() != 2 or labels.shape != logits.shape[:1] or logits.shape[1] == 0:
         raise ValueError(f"logits must be (N, classes) and labels (N,), got {tuple(logits.shape)} and {tuple(labels.shape)}")
+    if labels.dtype.is_floating_point or labels.dtype.is_complex or labels.dtype == torch.bool:
+        raise TypeError(f"labels must be integer class indices, got dtype {labels.dtype}")
+    if isinstance(ks, (int, str)) or not ks:
+        raise TypeError(f"ks must be a non-empty sequence of ints such as (1, 5), got {ks!r}")
+    ks = tuple(check_int(k, "ks entry", minimum=1) for k in ks)
     top = logits.topk(min(max(ks), logits.shape[1]), dim=1).indices  # (N, k)
     hits = top == labels.unsqueeze(1)
     return {k: int(hits[:, :k].any(dim=1).sum()) for k in ks}
@@ -42,24 +74,55 @@ def _unpack(batch: Any) -> tuple[torch.Tensor, torch.Tensor, Sequence[Any] | Non
     clips, labels = batch[0], batch[1]
     if not isinstance(clips, torch.Tensor) or clips.dim() != 5:
         raise ValueError(f"clips must be a (B, C, T, H, W) tensor, got {getattr(clips, 'shape', type(clips).__name__)}")
+    if not clips.is_floating_point():
+        raise TypeError(f"clips must be a floating-point tensor, got dtype {clips.dtype}")
+    try:
+        labels = torch.as_tensor(labels)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"labels must be integer class indices (a tensor or a list of ints), got {labels!r}") from err
+    if labels.dtype.is_floating_point or labels.dtype.is_complex or labels.dtype == torch.bool:
+        raise TypeError(f"labels must be integer class indices, got dtype {labels.dtype}")
+    if labels.shape != clips.shape[:1]:
+        raise ValueError(f"labels must have one entry per clip, shape ({clips.shape[0]},), got {tuple(labels.shape)}")
+    if clips.shape[0] == 0:
+        raise ValueError(f"a batch is empty: clips of shape {tuple(clips.shape)}")
     ids = batch[2] if len(batch) == 3 else None
-    return clips, torch.as_tensor(labels), ids
+    if ids is not None and len(ids) != clips.shape[0]:
+        raise ValueError(f"video_ids must have one entry per clip ({clips.shape[0]}), got {len(ids)}")
+    return clips, labels.long(), ids
 
 
 def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer, *,
                     device: torch.device | None = None, amp: bool = True, progress: bool = True,
                     desc: str = "train") -> dict[str, float]:
-    """One pass over ``loader``; returns mean loss, top-1 accuracy and seconds."""
-    device = device or default_device()
+    """One pass over ``loader``; returns mean loss, top-1 accuracy and seconds.
+
+    Stops with a ValueError, before the optimizer step, on a clip with NaN/infinite values (which would
+    also poison batch-norm statistics) or a non-finite loss, so the parameters are never made NaN.
+    """
+    device = check_device(device)
+    _check_model(model)
+    _check_loader(loader, "loader")
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    check_bool(amp, "amp")
+    check_bool(progress, "progress")
     model.train()
     total, loss_sum, correct, start = 0, 0.0, 0, time.perf_counter()
     bar = tqdm(loader, desc=desc, disable=not progress, leave=False)
-    for batch in bar:
+    for step, batch in enumerate(bar):
+        where = f"{desc}, batch {step}"
         clips, labels, _ = _unpack(batch)
         clips, labels = clips.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+        check_like(clips, f"clips ({where})", model, "the model")
+        check_finite(clips, f"clips ({where})")
         with autocast(device, amp):
-            logits = model(clips)
+            logits = _check_logits(model(clips), labels, where)
             loss = F.cross_entropy(logits.float(), labels)
+        if not bool(torch.isfinite(loss)):
+            raise ValueError(f"{where}: the loss is {loss.item()} (not finite); training stopped before the "
+                             "optimizer step, so the parameters are unchanged. Lower the learning rate or check "
+                             "the data and the model's outputs.")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -77,7 +140,11 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
 def evaluate(model: nn.Module, loader: Iterable, *, device: torch.device | None = None, amp: bool = True,
              progress: bool = False) -> dict[str, float]:
     """Clip-level top-1/top-5 and mean loss; video-level top-1/top-5 when batches carry video ids."""
-    device = device or default_device()
+    device = check_device(device)
+    _check_model(model)
+    _check_loader(loader, "loader")
+    check_bool(amp, "amp")
+    check_bool(progress, "progress")
     model.eval()
     total, loss_sum = 0, 0.0
     hits: dict[int, int] = defaultdict(int)
@@ -86,8 +153,9 @@ def evaluate(model: nn.Module, loader: Iterable, *, device: torch.device | None 
     for batch in tqdm(loader, desc="eval", disable=not progress, leave=False):
         clips, labels, ids = _unpack(batch)
         clips, labels = clips.to(device), labels.to(device)
+        check_like(clips, "clips", model, "the model")
         with autocast(device, amp):
-            logits = model(clips).float()
+            logits = _check_logits(model(clips), labels, "evaluate").float()
         loss_sum += F.cross_entropy(logits, labels, reduction="sum").item()
         total += labels.shape[0]
         for k, v in topk_correct(logits, labels).items():
@@ -111,7 +179,12 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
         optimizer: torch.optim.Optimizer, device: torch.device | None = None, amp: bool = True,
         progress: bool = True) -> list[dict[str, float]]:
     """Train for ``epochs`` epochs, evaluating after each when ``val_loader`` is given; returns the history."""
-    device = device or default_device()
+    device = check_device(device)
+    _check_model(model)
+    _check_loader(train_loader, "train_loader")
+    if val_loader is not None:
+        _check_loader(val_loader, "val_loader")
+    epochs = check_int(epochs, "epochs", minimum=1)
     model.to(device)
     history = []
     for epoch in range(1, epochs + 1):
