@@ -44,6 +44,8 @@ def check_int(value: object, name: str, *, minimum: int | None = None, maximum: 
 
 def check_positive_int(value: object, name: str, *, minimum: int = 1) -> int:
     """Return ``value`` as an int if it is an int >= ``minimum`` (default 1)."""
+    if minimum < 1:  # a bound below 1 is not "positive": say what is meant
+        raise ValueError(f"check_positive_int needs minimum >= 1, got {minimum}; use check_nonnegative_int")
     return check_int(value, name, minimum=minimum)
 
 
