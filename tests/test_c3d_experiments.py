@@ -129,6 +129,13 @@ def test_grad_cam_matches_a_hand_computation_and_is_constant_in_time_after_time_
     assert up.shape == (3, 8, 16, 16)
     assert frame_variation(up).max() == 0  # one time step left: the same map on every frame
     assert frame_variation(grad_cam(model, x, "features.relu2", target=0)).min() > 0
+    model.train()
+    grad_cam(model, x, "features.relu2")
+    input_saliency(model, x)
+    embed(model, x)
+    assert model.training  # measuring leaves the caller's mode alone
+    with pytest.raises(ValueError, match="clip_shape must have 5 entries"):
+        layer_grid(model, (3, 8, 16, 16), ["features.relu2"])
     with pytest.raises(ValueError, match="layer must name a module"):
         grad_cam(model, x, "conv9")
     with pytest.raises(ValueError, match="must output a"):

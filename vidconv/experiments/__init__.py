@@ -11,4 +11,5 @@ a :class:`~vidconv.table.Table` (and the data for its figure). Chapters call the
 from vidconv.experiments.c3d_depth import DEPTH_SETTINGS, MiniC3D, temporal_depth_experiment
 from vidconv.experiments.per_frame_vs_temporal import cnn_2plus1d, cnn_3d, per_frame_cnn, temporal_vs_per_frame
 
-__all__ = ["DEPTH_SETTINGS", "MiniC3D", "temporal_depth_experiment", "cnn_2plus1d", "cnn_3d", "per_frame_cnn", "temporal_vs_per_frame"]
+__all__ = ["DEPTH_SETTINGS", "MiniC3D", "cnn_2plus1d", "cnn_3d", "per_frame_cnn", "temporal_depth_experiment",
+           "temporal_vs_per_frame"]

@@ -184,8 +184,8 @@ def temporal_depth_experiment(settings: Mapping[str, int | Sequence[int]] | None
     rows, models, history = [], {}, {}
     threads = torch.get_num_threads()
     if device.type == "cpu":
-        # Convolutions this small are dominated by thread synchronisation: one thread was 1.5-7x faster
-        # than two on a 2-core machine (more so when other processes compete for the cores).
+        # Convolutions this small are dominated by thread synchronisation: on a 2-core machine shared
+        # with other processes, one thread trained several times faster than two.
         torch.set_num_threads(1)
     try:
         for name, depths in settings.items():

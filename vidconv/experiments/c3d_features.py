@@ -21,9 +21,13 @@ def embed(model: nn.Module, clips: torch.Tensor, *, batch_size: int = 256) -> to
         raise TypeError(f"model must have an embed(clips) method (e.g. MiniC3D), got {type(model).__name__}")
     check_tensor(clips, "clips", ndim=5, layout="(N, C, T, H, W)")
     check_positive_int(batch_size, "batch_size")
-    model.eval()
     device = next(model.parameters()).device
-    return torch.cat([model.embed(chunk.to(device)).float().cpu() for chunk in clips.split(batch_size)])
+    was_training = model.training
+    model.eval()  # batch norm and dropout as at test time; the caller's mode is restored below
+    try:
+        return torch.cat([model.embed(chunk.to(device)).float().cpu() for chunk in clips.split(batch_size)])
+    finally:
+        model.train(was_training)
 
 
 def _check_xy(x: object, y: object, name: str) -> tuple[torch.Tensor, torch.Tensor]:

@@ -10,11 +10,25 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator, Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidconv._checks import check_tensor
+from vidconv._checks import check_shape, check_tensor
+
+
+@contextlib.contextmanager
+def _evaluating(model: nn.Module) -> Iterator[None]:
+    """Eval mode (batch norm uses its running statistics) for the duration; the caller's mode afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
 
 
 def _check_inputs(model: object, clips: object, target: object) -> torch.Tensor:
@@ -42,9 +56,9 @@ def _scores(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def input_saliency(model: nn.Module, clips: torch.Tensor, target: int | torch.Tensor | None = None) -> torch.Tensor:
     """``|d logit_target / d clip|``, the largest over channels: ``(B, T, H, W)``, one map per input frame."""
     target = _check_inputs(model, clips, target)
-    model.eval()
     x = clips.detach().clone().requires_grad_(True)
-    (grad,) = torch.autograd.grad(_scores(model(x), target), x)
+    with _evaluating(model):
+        (grad,) = torch.autograd.grad(_scores(model(x), target), x)
     return grad.abs().amax(dim=1)  # (B, C, T, H, W) -> (B, T, H, W)
 
 
@@ -69,13 +83,14 @@ def _activation(model: nn.Module, layer: str, x: torch.Tensor) -> tuple[torch.Te
     return logits, seen[-1]
 
 
-def layer_grid(model: nn.Module, clip_shape: tuple[int, ...], layers: list[str]) -> dict[str, tuple[int, int, int]]:
+def layer_grid(model: nn.Module, clip_shape: Sequence[int], layers: Sequence[str]) -> dict[str, tuple[int, ...]]:
     """The (T, H, W) grid each named layer outputs for a clip of ``clip_shape`` (B, C, T, H, W)."""
-    model.eval()
-    x = torch.zeros(clip_shape, device=next(model.parameters()).device)
-    check_tensor(x, "clip", ndim=5, layout="(B, C, T, H, W)")
-    with torch.no_grad():
-        return {name: tuple(_activation(model, name, x)[1].shape[2:]) for name in layers}  # type: ignore[misc]
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    shape = check_shape(clip_shape, "clip_shape", ndim=5)
+    x = torch.zeros(shape, device=next(model.parameters()).device)
+    with _evaluating(model), torch.no_grad():
+        return {name: tuple(_activation(model, name, x)[1].shape[2:]) for name in layers}
 
 
 def grad_cam(model: nn.Module, clips: torch.Tensor, layer: str, target: int | torch.Tensor | None = None, *,
@@ -86,9 +101,9 @@ def grad_cam(model: nn.Module, clips: torch.Tensor, layer: str, target: int | to
     layer's own ``(B, T', H', W')``. Maps are divided by their maximum (a map that is zero stays zero).
     """
     target = _check_inputs(model, clips, target)
-    model.eval()
-    logits, act = _activation(model, layer, clips.detach())
-    (grad,) = torch.autograd.grad(_scores(logits, target), act)
+    with _evaluating(model):
+        logits, act = _activation(model, layer, clips.detach())
+        (grad,) = torch.autograd.grad(_scores(logits, target), act)
     weights = grad.mean(dim=(2, 3, 4), keepdim=True)  # (B, C, 1, 1, 1): one weight per channel
     cam = F.relu((weights * act).sum(dim=1)).detach()  # (B, T', H', W')
     if upsample:
