@@ -3,8 +3,13 @@ a :class:`~vidconv.table.Table` (and the data for its figure). Chapters call the
 
 * :mod:`~vidconv.experiments.per_frame_vs_temporal` — a per-frame 2D CNN vs a 3D and a (2+1)D CNN on
   clips whose classes differ only in the order of their frames.
+* :mod:`~vidconv.experiments.c3d_depth` — C3D's temporal-depth comparison on a miniature C3D;
+  :mod:`~vidconv.experiments.c3d_saliency` and :mod:`~vidconv.experiments.c3d_features` — what it looks
+  at, and its penultimate features under a linear probe.
 """
 
+from vidconv.experiments.c3d_depth import DEPTH_SETTINGS, MiniC3D, temporal_depth_experiment
 from vidconv.experiments.per_frame_vs_temporal import cnn_2plus1d, cnn_3d, per_frame_cnn, temporal_vs_per_frame
 
-__all__ = ["cnn_2plus1d", "cnn_3d", "per_frame_cnn", "temporal_vs_per_frame"]
+__all__ = ["DEPTH_SETTINGS", "MiniC3D", "cnn_2plus1d", "cnn_3d", "per_frame_cnn", "temporal_depth_experiment",
+           "temporal_vs_per_frame"]
