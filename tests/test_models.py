@@ -328,3 +328,37 @@ BAD_INPUTS = [
 def test_bad_inputs_get_clear_errors(name, call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_c3d_input_check_accepts_exactly_the_clips_its_layers_take():
+    """C3D.forward refuses a clip up front iff its layers would not give fc6 its 512x1x4x4 grid."""
+    with torch.device("meta"):
+        model = M.c3d()
+    for t, s in [(t, 112) for t in range(1, 41)] + [(16, s) for s in range(64, 161)]:
+        x = torch.zeros(1, 3, t, s, s, device="meta")
+        fits = tuple(model.features(x).shape[1:]) == (512, 1, 4, 4)
+        try:
+            model(x)
+            accepted = True
+        except ValueError:
+            accepted = False
+        assert accepted == fits, (t, s)
+
+
+def test_summary_fields_after_flatten_cover_the_whole_grid():
+    """fc6 reads all of pool5's 1x4x4 grid, so its field is pool5's widened by 0x3x3 steps of 16x32x32."""
+    with torch.device("meta"):
+        rows = {r.name: r for r in vidconv.summary(M.c3d(), (1, 3, 16, 112, 112)).rows}
+    pool5 = rows["features.pool5"].field
+    grid = (1, 4, 4)
+    whole = tuple(s + (g - 1) * j for s, g, j in zip(pool5.size, grid, pool5.jump))
+    assert whole == (76, 246, 246)
+    for fc in ("classifier.fc6", "classifier.fc7", "classifier.fc8"):
+        assert rows[fc].field.size == whole
+
+
+def test_summary_keeps_the_field_when_time_moves_into_the_batch():
+    """A per-frame 2D conv reshapes (B, C, T, H, W) to (B*T, C, H, W): its units still see one frame."""
+    model = nn.Sequential(vidconv.PerFrameConv2d(3, 4, 3, padding=1), vidconv.PerFrameConv2d(4, 4, 3, padding=1))
+    rows = vidconv.summary(model, (2, 3, 5, 8, 8)).rows
+    assert [r.field.size for r in rows] == [(1, 3, 3), (1, 5, 5)]

@@ -34,9 +34,13 @@ from vidconv.table import Table
 Triple = tuple[int, int, int]
 
 _CONV = {"conv3d"}
+# 2D layers inside a video network act on frames (time moved into the batch): the field grows in H, W.
+_CONV2D = {"conv2d"}
+_POOL2D = {"max_pool2d", "max_pool2d_with_indices", "avg_pool2d"}
 _POOL = {"max_pool3d", "max_pool3d_with_indices", "avg_pool3d"}
 _ADAPTIVE = {"adaptive_avg_pool3d", "adaptive_max_pool3d"}
 _REDUCE = {"mean", "amax", "sum", "amin"}
+_RESHAPE = {"flatten", "reshape", "view"}
 _CONV3D_ARGS = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
 _POOL3D_ARGS = ("input", "kernel_size", "stride", "padding", "dilation")
 
@@ -69,6 +73,19 @@ def _tensors(obj: Any) -> list[torch.Tensor]:
     return []
 
 
+def _per_frame(value: Any) -> Triple:
+    """A 2D layer's (h, w) argument (int, pair or None = 1) as a (1, h, w) triple."""
+    if value is None or (isinstance(value, (list, tuple)) and len(value) == 0):
+        return (1, 1, 1)
+    h, w = (value, value) if isinstance(value, int) else tuple(value)
+    return (1, int(h), int(w))
+
+
+def _to_features(clip: torch.Tensor, out: torch.Tensor) -> bool:
+    """Does ``out`` hold each sample's whole (C, T, H, W) grid in one feature axis (B, F)?"""
+    return out.dim() == 2 and out.shape[0] == clip.shape[0] and out.shape[1] == clip[0].numel()
+
+
 class _FieldTracker(TorchFunctionMode):
     """Annotates every tensor produced during a forward pass with its receptive field."""
 
@@ -96,6 +113,16 @@ class _FieldTracker(TorchFunctionMode):
             kernel = as_triple(tuple(bound["weight"].shape[2:]), "kernel", minimum=1)
             f_out = f_in.through(kernel, as_triple(bound.get("stride") or 1, "stride", minimum=1),
                                  as_triple(bound.get("dilation") or 1, "dilation", minimum=1))
+        elif name in _CONV2D:
+            bound = dict(zip(_CONV3D_ARGS, args)) | kwargs
+            f_out = f_in.through((1, *bound["weight"].shape[2:]), _per_frame(bound.get("stride")),
+                                 _per_frame(bound.get("dilation")))
+        elif name in _POOL2D:
+            names = _POOL3D_ARGS if name.startswith("max") else _POOL3D_ARGS[:4]
+            bound = dict(zip(names, args)) | kwargs
+            kernel = _per_frame(bound["kernel_size"])
+            f_out = f_in.through(kernel, _per_frame(bound.get("stride")) if bound.get("stride") else kernel,
+                                 _per_frame(bound.get("dilation")))
         elif name in _POOL:
             # Average pooling's fifth positional argument is ceil_mode, max pooling's is dilation.
             names = _POOL3D_ARGS if name.startswith("max") else _POOL3D_ARGS[:4]
@@ -110,6 +137,10 @@ class _FieldTracker(TorchFunctionMode):
             dims = {d % 5 for d in ((dims,) if isinstance(dims, int) else dims or range(5))}
             ones = tuple(1 if (i + 2) in dims else first.shape[i + 2] for i in range(3))
             f_out = self._adaptive(f_in, tuple(first.shape[2:]), ones)
+        elif name in _RESHAPE and first is not None and first.dim() == 5 and _to_features(first, outputs[0]):
+            # (B, C, T, H, W) -> (B, C*T*H*W): every feature unit after this sees the whole grid
+            # (a reshape that moves time into the batch, as per-frame 2D layers do, keeps the field).
+            f_out = self._adaptive(f_in, tuple(first.shape[2:]), (1, 1, 1))
         else:
             f_out = f_in
         for t in outputs:

@@ -27,7 +27,9 @@ def _pooled_grid(t: int, h: int, w: int) -> tuple[int, ...]:
     """(T, H, W) after the five pools for an input of (t, h, w); convolutions keep the size."""
     def after(n: int, pools: list[int]) -> int:
         for k in pools:
-            n = -(-(n - k) // k) + 1 if n >= k else 0  # ceil mode, kernel = stride = k
+            # Ceil mode with kernel = stride = k keeps a last, partial window: ceil(n / k) outputs,
+            # even for n < k (one window over what is there), as Caffe and torch both do.
+            n = -(-n // k)
         return n
     return after(t, [1, 2, 2, 2, 2]), after(h, [2] * 5), after(w, [2] * 5)
 
@@ -72,7 +74,7 @@ class C3D(nn.Module):
         if grid != _POOL5_GRID:
             raise ValueError(
                 f"C3D's fc6 expects 512x1x4x4 features after pool5, as from a (B, 3, 16, 112, 112) clip "
-                f"(9-16 frames and 97-128 pixels give the same grid); got shape {tuple(x.shape)}, "
+                f"(1-16 frames and 97-128 pixels give the same grid); got shape {tuple(x.shape)}, "
                 f"which pools to {grid}"
             )
         x = self.features(x).flatten(1)  # (B, 8192)
