@@ -121,11 +121,13 @@ def sampling_explorer(frames: torch.Tensor, *, fps: float, clip_lens: Sequence[i
     for i, on in enumerate(visible(m0, s0)):
         fig.data[i].visible = on
     buttons = [{"label": f"{strategy}, {clip_len} frames", "method": "update",
-                "args": [{"visible": visible(m, s0)}, {"title.text": settings[(m, s0)][1], "sliders": [slider_for(m, s0)]}]}
+                "args": [{"visible": visible(m, s0)},
+                         {"title.text": settings[(m, s0)][1], "sliders": [slider_for(m, s0)]}]}
                for m, (strategy, clip_len) in enumerate(menu)]
     fig.update_layout(
         title={"text": settings[(m0, s0)][1], "y": 0.97, "yanchor": "top", "font": {"size": 13}},
-        sliders=[slider_for(m0, s0)], template="plotly_white", height=480, showlegend=False, margin={"t": 110, "l": 20, "r": 20},
+        sliders=[slider_for(m0, s0)], template="plotly_white", height=480, showlegend=False,
+        margin={"t": 110, "l": 20, "r": 20},
         updatemenus=[{"buttons": buttons, "active": m0, "direction": "down", "x": 0.0, "xanchor": "left",
                       "y": 1.12, "yanchor": "bottom", "showactive": True}],
     )

@@ -114,7 +114,8 @@ def inspect_video(path: str | os.PathLike) -> dict:
     }
 
 
-def clip_memory(clip: torch.Tensor, dtypes: Sequence[torch.dtype] = (torch.uint8, torch.float16, torch.float32)) -> Table:
+def clip_memory(clip: torch.Tensor,
+                dtypes: Sequence[torch.dtype] = (torch.uint8, torch.float16, torch.float32)) -> Table:
     """Bytes that one clip occupies in each dtype, read from the storage of a real converted tensor."""
     if not isinstance(clip, torch.Tensor) or clip.dim() != 4:
         raise ValueError(f"clip must be a (C, T, H, W) tensor, got {getattr(clip, 'shape', type(clip).__name__)}")
@@ -198,7 +199,8 @@ def video_weights_table() -> Table:
                 "min frames": meta.get("min_temporal_size", 1),
                 "resize": "x".join(map(str, preset.resize_size)), "crop": "x".join(map(str, preset.crop_size)),
                 "mean": ", ".join(f"{m:g}" for m in preset.mean), "std": ", ".join(f"{s:g}" for s in preset.std),
-                "K400 top-1": meta["_metrics"]["Kinetics-400"]["acc@1"], "params (M)": round(meta["num_params"] / 1e6, 1),
+                "K400 top-1": meta["_metrics"]["Kinetics-400"]["acc@1"],
+                "params (M)": round(meta["num_params"] / 1e6, 1),
             })
     return Table(rows)
 

@@ -61,7 +61,8 @@ def short_video_table(video_lengths: tuple[int, ...] = (1, 5, 16, 40), clip_len:
     for frames in video_lengths:
         for strategy in STRATEGIES:
             clips = clip_indices(strategy, frames, clip_len, stride=stride, num_clips=2)
-            rows.append({"video frames": frames, "strategy": strategy, "clip lengths": "/".join(str(len(c)) for c in clips),
+            rows.append({"video frames": frames, "strategy": strategy,
+                         "clip lengths": "/".join(str(len(c)) for c in clips),
                          "first clip": " ".join(map(str, clips[0])), **coverage(clips, frames)})
     return Table(rows)
 
