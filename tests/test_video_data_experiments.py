@@ -200,6 +200,7 @@ def test_step_time_breakdown_and_throughput(clip_folder):
     assert abs(sum(r["share %"] for r in table.rows) - 100) < 0.5
     rows = vp.loader_throughput(clip_folder, batch_size=2, workers=(0, 1)).rows
     assert [r["clips"] for r in rows] == [4, 4] and rows[0]["clip shape"] == "(3, 4, 48, 64)"
+    assert all(r["first pass clips/s"] > 0 and r["second pass clips/s"] > 0 for r in rows)
 
 
 def test_pipeline_errors(tmp_path):
