@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader
 from torchvision import models
 from torchvision.models import video as tv_video
 
-from vidconv.book.sampling_explorer import sampling_explorer
+from vidconv.book.sampling_explorer import sampling_explorer, sampling_figure
 from vidconv.data import sampling as S
 from vidconv.data.synthetic import RotatingBlobs
 from vidconv.data.video_io import read_video, video_info, write_video
@@ -240,7 +240,8 @@ def test_curves_come_with_the_same_table():
 
 def test_sampling_explorer_shows_each_settings_frames():
     frames = torch.randint(0, 256, (3, 30, 12, 20), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
-    fig = sampling_explorer(frames, fps=10, clip_lens=(4, 8), strides=(1, 3), num_clips=2, start=("strided", 4, 3))
+    fig = sampling_explorer(frames, fps=10, clip_lens=(4, 8), strides=(1, 3), num_clips=2, start=("strided", 4, 3),
+                            static=True)
     menu = fig.layout.updatemenus[0].buttons
     assert [b.label for b in menu][:2] == ["uniform, 4 frames", "uniform, 8 frames"] and len(menu) == 10
 
@@ -272,3 +273,23 @@ def test_sampling_explorer_errors():
         sampling_explorer(frames, fps=0)
     with pytest.raises(ValueError, match="start"):
         sampling_explorer(frames, fps=10, start=("uniform", 5, 1))
+
+
+def _shown_frames(fig):
+    return sorted(tuple(t.x) for t in fig.data if t.visible is not False and t.type == "scatter" and t.name is None)
+
+
+def test_one_setting_and_the_live_explorer_redraw_the_chosen_frames():
+    frames = torch.randint(0, 256, (3, 30, 12, 20), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    fig = sampling_figure(frames, "multi-clip", 5, 2, fps=10, num_clips=3)
+    assert _shown_frames(fig) == sorted(tuple(c) for c in vs.clip_indices("multi-clip", 30, 5, stride=2, num_clips=3))
+    assert sum(t.type == "image" for t in fig.data) == 1 and fig.layout.title.text.startswith("multi-clip, 5 frames")
+    live = sampling_explorer(frames, fps=10, static=False, start=("dense-centre", 8, 2))
+    assert _shown_frames(live.result) == [tuple(S.dense_center_indices(30, 8, 2))]
+    controls = {w.description: w for w in live.kwargs_widgets}
+    controls["clip length"].value = 5
+    controls["strategy"].value = "strided"
+    controls["stride"].value = 4
+    assert _shown_frames(live.result) == [tuple(S.strided_indices(30, 5, 4))]
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        sampling_figure(frames, "sparse", 4, fps=10)
