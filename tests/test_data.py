@@ -234,3 +234,14 @@ def test_every_even_size_round_trips(tmp_path, height, width):
 
 def test_the_smallest_clip_round_trips(tmp_path):
     assert read_video(write_video(tmp_path / "tiny.mp4", torch.full((3, 1, 2, 2), 0.5))).shape == (3, 1, 2, 2)
+
+
+def test_write_video_clamps_rounding_but_refuses_another_range(tmp_path):
+    """Resampling leaves values like 1 + 1e-7: written as 1. A clip a grey level outside [0, 1] is refused."""
+    clip = torch.rand(3, 2, 16, 16, generator=torch.Generator().manual_seed(0))
+    clip[0, 0, 0, 0], clip[1, 0, 0, 0] = 1 + 1e-7, -1e-7
+    write_video(tmp_path / "ok.mp4", clip)
+    assert read_video(tmp_path / "ok.mp4").shape == (3, 2, 16, 16)
+    clip[0, 0, 0, 0] = 1 + 1.5 / 255
+    with pytest.raises(ValueError, match="must be in \\[0, 1\\]"):
+        write_video(tmp_path / "bad.mp4", clip)

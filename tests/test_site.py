@@ -189,3 +189,45 @@ def test_moving_a_slider_redraws_the_figure(built_site, server, browser):
     assert visible_state(page, index)["visible"] != after["visible"]
     page.close()
     assert not problems, "\n".join(problems)
+
+
+def sampling_figure_state(page, index: int) -> dict:
+    return page.evaluate(
+        """i => { const gd = document.querySelectorAll('.vidconv-plotly .plotly-graph-div')[i];
+                  const shown = gd.data.filter(t => t.visible === true);
+                  return { title: gd._fullLayout.title.text, active: gd._fullLayout.sliders[0].active,
+                           frames: shown.filter(t => t.type === 'scatter' && t.name === undefined).map(t => t.x),
+                           images: shown.filter(t => t.type === 'image').length,
+                           drawn: gd.querySelectorAll('.imagelayer image, .layer-subplot image, image').length }; }""",
+        index)
+
+
+def test_chapter_2_sampling_figure_switches_settings(built_site, server, browser):
+    page, problems = open_page(browser, f"{server}/chapters/02_video_data.html", server)
+    graphs = page.locator(".vidconv-plotly .plotly-graph-div")
+    graphs.first.locator(".main-svg").first.wait_for()
+    labels = page.evaluate("""() => [...document.querySelectorAll('.vidconv-plotly .plotly-graph-div')].map(
+        gd => ((gd._fullLayout.updatemenus || [])[0] || {buttons: []}).buttons.map(b => b.label))""")
+    index = next(i for i, b in enumerate(labels) if "random-sparse, 8 frames" in b)
+    graph = graphs.nth(index)
+    graph.scroll_into_view_if_needed()
+    before = sampling_figure_state(page, index)
+    assert before["images"] == 1 and before["drawn"] >= 1 and before["frames"]
+    # The stride slider: the last step picks other frames and says so in the title.
+    rail = graph.locator(".slider-rail-rect").first.bounding_box()
+    page.mouse.click(rail["x"] + rail["width"] - 3, rail["y"] + rail["height"] / 2)
+    page.wait_for_timeout(500)
+    after = sampling_figure_state(page, index)
+    assert after["active"] != before["active"] and after["frames"] != before["frames"]
+    assert after["title"] != before["title"] and "stride 8" in after["title"]
+    # The menu: another strategy and clip length.
+    graph.locator(".updatemenu-header-group").first.click()
+    page.wait_for_timeout(300)
+    target = labels[index].index("multi-clip, 16 frames")
+    graph.locator(".updatemenu-dropdown-button").nth(target).click()
+    page.wait_for_timeout(500)
+    multi = sampling_figure_state(page, index)
+    assert multi["title"].startswith("multi-clip, 16 frames") and len(multi["frames"]) == 3
+    assert multi["images"] == 1 and multi["frames"] != after["frames"]
+    page.close()
+    assert not problems, "\n".join(problems)

@@ -21,7 +21,7 @@ import math
 import torch
 from torch.utils.data import Dataset
 
-from vidconv._checks import check_int, check_nonnegative_int, check_number, check_positive_int
+from vidconv._checks import check_int, check_number, check_positive_int
 
 
 def rotation_speeds(frames: int, num_classes: int) -> list[int]:

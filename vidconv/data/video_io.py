@@ -142,9 +142,13 @@ def write_video(path: str | os.PathLike, clip: torch.Tensor, *, fps: int = 25, c
     if torch.isnan(values).any():
         raise ValueError(f"clip contains {int(torch.isnan(values).sum())} NaN value(s); pixels must be in [0, 1]")
     low, high = float(values.min()), float(values.max())
-    if low < 0.0 or high > 1.0:
-        raise ValueError(f"clip values must be in [0, 1], got min {low:g} and max {high:g} "
+    # Resampling leaves float rounding just outside [0, 1] (1 + 1e-7): less than half a grey level is
+    # rounding, clamped; more is a clip in another range (0..255, normalised), refused.
+    slack = 0.5 / 255
+    if low < -slack or high > 1.0 + slack:
+        raise ValueError(f"clip values must be in [0, 1], got min {low:.6g} and max {high:.6g} "
                          "(divide 0..255 frames by 255; undo normalisation before writing)")
+    values = values.clamp(0.0, 1.0)
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike naming the video file to write, got {type(path).__name__}")
     p = Path(path)

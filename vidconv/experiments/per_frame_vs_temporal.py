@@ -93,7 +93,28 @@ def temporal_vs_per_frame(*, train_clips: int = 768, test_clips: int = 256, epoc
     """Train the three networks on the same synthetic data and report parameters, accuracy and time.
 
     ``dataset_options`` go to :class:`~vidconv.data.synthetic.RotatingBlobs` (frames, size, num_classes, noise).
+    :func:`temporal_vs_per_frame_curves` runs the same experiment and also returns every epoch's numbers.
     """
+    return _train_three(train_clips=train_clips, test_clips=test_clips, epochs=epochs, batch_size=batch_size, lr=lr,
+                        seed=seed, device=device, progress=progress, curves=False, **dataset_options)[0]
+
+
+def temporal_vs_per_frame_curves(*, train_clips: int = 768, test_clips: int = 256, epochs: int = 6,
+                                 batch_size: int = 32, lr: float = 3e-3, seed: int = 0,
+                                 device: torch.device | None = None, progress: bool = False,
+                                 **dataset_options: int | float) -> tuple[Table, dict[str, dict[str, list[float]]]]:
+    """:func:`temporal_vs_per_frame`'s table (the same numbers) and the training curves of the three models.
+
+    The curves map each model to lists over epochs 1..``epochs``: ``epoch``, ``train loss``, ``train top-1``
+    and ``test top-1`` (the test set is evaluated after every epoch; that time is not in "train seconds").
+    """
+    return _train_three(train_clips=train_clips, test_clips=test_clips, epochs=epochs, batch_size=batch_size, lr=lr,
+                        seed=seed, device=device, progress=progress, curves=True, **dataset_options)
+
+
+def _train_three(*, train_clips: int, test_clips: int, epochs: int, batch_size: int, lr: float, seed: int,
+                 device: torch.device | None, progress: bool, curves: bool,
+                 **dataset_options: int | float) -> tuple[Table, dict[str, dict[str, list[float]]]]:
     for name, value in (("train_clips", train_clips), ("test_clips", test_clips), ("epochs", epochs),
                         ("batch_size", batch_size)):
         check_int(value, name, minimum=1)
@@ -105,20 +126,46 @@ def temporal_vs_per_frame(*, train_clips: int = 768, test_clips: int = 256, epoc
         raise TypeError(f"unknown dataset option(s) {sorted(unknown)}; "
                         "RotatingBlobs takes frames, size, num_classes, noise")
     device = check_device(device)
+    threads = torch.get_num_threads()
+    if device.type == "cpu":
+        # The clips are tiny (16x16 pixels): splitting each operation over threads costs more than it saves
+        # (an epoch took 2.4 s on one thread, 11-15 s on two, on a busy 2-core machine). One thread also
+        # makes the numbers independent of the machine's core count.
+        torch.set_num_threads(1)
+    try:
+        return _train_three_models(train_clips=train_clips, test_clips=test_clips, epochs=epochs,
+                                   batch_size=batch_size, lr=lr, seed=seed, device=device, progress=progress,
+                                   curves=curves, **dataset_options)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_three_models(*, train_clips: int, test_clips: int, epochs: int, batch_size: int, lr: float, seed: int,
+                        device: torch.device, progress: bool, curves: bool,
+                        **dataset_options: int | float) -> tuple[Table, dict[str, dict[str, list[float]]]]:
     train = _tensors(RotatingBlobs(train_clips, seed=seed, **dataset_options))
     test = _tensors(RotatingBlobs(test_clips, seed=seed + 1, **dataset_options))
     num_classes = int(train.tensors[1].max()) + 1
-    rows = []
+    rows, history = [], {}
     for name, build in [("per-frame 2D + average", per_frame_cnn), ("3D CNN", cnn_3d), ("(2+1)D CNN", cnn_2plus1d)]:
         torch.manual_seed(seed)  # same initialisation stream and batch order for every network
         model = build(num_classes).to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
         loader = DataLoader(train, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
-        start = time.perf_counter()
+        curve: dict[str, list[float]] = {"epoch": [], "train loss": [], "train top-1": [], "test top-1": []}
+        seconds = 0.0
         for epoch in range(epochs):
-            train_one_epoch(model, loader, optimizer, device=device, progress=progress, desc=f"{name} {epoch + 1}")
-        seconds = time.perf_counter() - start
+            start = time.perf_counter()
+            stats = train_one_epoch(model, loader, optimizer, device=device, progress=progress,
+                                    desc=f"{name} {epoch + 1}")
+            seconds += time.perf_counter() - start
+            if curves:  # evaluation draws no random numbers, so the trained weights are the same either way
+                curve["epoch"].append(epoch + 1)
+                curve["train loss"].append(stats["loss"])
+                curve["train top-1"].append(stats["top1"])
+                curve["test top-1"].append(evaluate(model, DataLoader(test, batch_size=128), device=device)["top1"])
         result = evaluate(model, DataLoader(test, batch_size=128), device=device)
         rows.append({"model": name, "parameters": count_parameters(model), "test top-1": round(result["top1"], 3),
                      "chance": round(1 / num_classes, 3), "train seconds": round(seconds, 1)})
-    return Table(rows)
+        history[name] = curve
+    return Table(rows), history

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidconv._checks import (check_clip_channels, check_conv_args, check_int, check_like, check_nonnegative_int,
+from vidconv._checks import (check_clip_channels, check_conv_args, check_int, check_nonnegative_int,
                              check_positive_int, check_tensor)
 from vidconv._probe import measuring, probe_input
 from vidconv.receptive_field import empirical_receptive_field
