@@ -362,3 +362,20 @@ def test_summary_keeps_the_field_when_time_moves_into_the_batch():
     model = nn.Sequential(vidconv.PerFrameConv2d(3, 4, 3, padding=1), vidconv.PerFrameConv2d(4, 4, 3, padding=1))
     rows = vidconv.summary(model, (2, 3, 5, 8, 8)).rows
     assert [r.field.size for r in rows] == [(1, 3, 3), (1, 5, 5)]
+
+
+def test_video_resnet_widths_build_a_miniature_of_the_same_topology():
+    """widths scales every stage; the default is the released network (parity tests above use it)."""
+    from functools import partial
+
+    from vidconv.blocks import Conv2Plus1d, FullConv3d
+    small = M.VideoResNet(M.BasicBlock, [FullConv3d] * 4, [1, 1, 1, 1], partial(M.BasicStem, 8),
+                          num_classes=5, widths=(8, 16, 32, 64)).eval()
+    assert small(torch.zeros(2, 3, 8, 32, 32)).shape == (2, 5)
+    assert small.layer4[0].conv1[0].out_channels == 64 and small.fc.in_features == 64
+    tiny = M.VideoResNet(M.BasicBlock, [Conv2Plus1d] * 4, [1, 1, 1, 1],
+                         partial(M.R2Plus1dStem, 4, mid_channels=3), num_classes=2, widths=(4, 8, 8, 16)).eval()
+    assert tiny(torch.zeros(1, 3, 8, 16, 16)).shape == (1, 2)
+    assert [len(s) for s in (small.layer1, small.layer4)] == [1, 1]
+    with pytest.raises(ValueError, match="widths"):
+        M.VideoResNet(M.BasicBlock, [FullConv3d] * 4, [1, 1, 1, 1], M.BasicStem, widths=(8, 16, 0, 64))

@@ -26,7 +26,8 @@ from torch import nn
 from torchvision.models.video import MC3_18_Weights, R2Plus1D_18_Weights, R3D_18_Weights
 
 from vidconv.blocks import Conv2Plus1d, Conv3dNoTemporal, FullConv3d, midplanes_for_2plus1d
-from vidconv._checks import check_bool, check_int, check_int_sequence, check_like, guard_train_batch_norm
+from vidconv._checks import (check_bool, check_int, check_int_sequence, check_like, check_positive_int,
+                             guard_train_batch_norm)
 from vidconv.models._clip import check_clip
 from vidconv.models.weights import classes_for, load_weights, resolve_weights
 
@@ -83,24 +84,27 @@ class Bottleneck(nn.Module):
 class BasicStem(nn.Sequential):
     """R3D/MC3 stem: a 3x7x7 conv that halves height and width, batch norm, ReLU."""
 
-    def __init__(self) -> None:
+    def __init__(self, out_channels: int = 64) -> None:
+        check_positive_int(out_channels, "out_channels")
         super().__init__(
-            nn.Conv3d(3, 64, (3, 7, 7), stride=(1, 2, 2), padding=(1, 3, 3), bias=False),
-            nn.BatchNorm3d(64),
+            nn.Conv3d(3, out_channels, (3, 7, 7), stride=(1, 2, 2), padding=(1, 3, 3), bias=False),
+            nn.BatchNorm3d(out_channels),
             nn.ReLU(inplace=True),
         )
 
 
 class R2Plus1dStem(nn.Sequential):
-    """R(2+1)D stem: the 3x7x7 conv factorised into 1x7x7 (45 channels) and 3x1x1."""
+    """R(2+1)D stem: the 3x7x7 conv factorised into 1x7x7 (``mid_channels``, 45 as released) and 3x1x1."""
 
-    def __init__(self) -> None:
+    def __init__(self, out_channels: int = 64, *, mid_channels: int = 45) -> None:
+        check_positive_int(out_channels, "out_channels")
+        check_positive_int(mid_channels, "mid_channels")
         super().__init__(
-            nn.Conv3d(3, 45, (1, 7, 7), stride=(1, 2, 2), padding=(0, 3, 3), bias=False),
-            nn.BatchNorm3d(45),
+            nn.Conv3d(3, mid_channels, (1, 7, 7), stride=(1, 2, 2), padding=(0, 3, 3), bias=False),
+            nn.BatchNorm3d(mid_channels),
             nn.ReLU(inplace=True),
-            nn.Conv3d(45, 64, (3, 1, 1), stride=1, padding=(1, 0, 0), bias=False),
-            nn.BatchNorm3d(64),
+            nn.Conv3d(mid_channels, out_channels, (3, 1, 1), stride=1, padding=(1, 0, 0), bias=False),
+            nn.BatchNorm3d(out_channels),
             nn.ReLU(inplace=True),
         )
 
@@ -112,9 +116,11 @@ class VideoResNet(nn.Module):
         block: :class:`BasicBlock` or :class:`Bottleneck`.
         conv_builders: the conv builder of each of the four stages.
         layers: number of blocks in each stage.
-        stem: the stem's class.
+        stem: builds the stem; called with no argument, it must output ``widths[0]`` channels.
         num_classes: width of the classifier.
         zero_init_residual: start each residual branch at zero (its last batch norm's scale is 0).
+        widths: channels of the four stages (before a bottleneck's expansion); the released networks
+            use (64, 128, 256, 512); narrower ones make CPU-sized miniatures of the same topology.
     """
 
     in_channels = 3  # RGB clips, as for I3D
@@ -123,23 +129,25 @@ class VideoResNet(nn.Module):
 
     def __init__(self, block: type[BasicBlock] | type[Bottleneck], conv_builders: Sequence[ConvBuilder],
                  layers: Sequence[int], stem: Callable[[], nn.Module], num_classes: int = 400,
-                 zero_init_residual: bool = False) -> None:
+                 zero_init_residual: bool = False, *, widths: Sequence[int] = (64, 128, 256, 512)) -> None:
         super().__init__()
         check_int(num_classes, "num_classes")  # the type; the range is checked below
         check_int_sequence(layers, "layers", length=4, minimum=1)
         check_bool(zero_init_residual, "zero_init_residual")
+        check_int_sequence(widths, "widths", length=4, minimum=1)
         if len(conv_builders) != 4 or len(layers) != 4:
             raise ValueError(f"need 4 conv builders and 4 stage depths, got {len(conv_builders)} and {len(layers)}")
         if not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
-        self.inplanes = 64  # builder state, as in torchvision: the width the next stage reads
+        self.widths = tuple(int(w) for w in widths)
+        self.inplanes = self.widths[0]  # builder state, as in torchvision: the width the next stage reads
         self.stem = stem()
-        self.layer1 = self._stage(block, conv_builders[0], 64, layers[0], stride=1)
-        self.layer2 = self._stage(block, conv_builders[1], 128, layers[1], stride=2)
-        self.layer3 = self._stage(block, conv_builders[2], 256, layers[2], stride=2)
-        self.layer4 = self._stage(block, conv_builders[3], 512, layers[3], stride=2)
+        self.layer1 = self._stage(block, conv_builders[0], self.widths[0], layers[0], stride=1)
+        self.layer2 = self._stage(block, conv_builders[1], self.widths[1], layers[1], stride=2)
+        self.layer3 = self._stage(block, conv_builders[2], self.widths[2], layers[2], stride=2)
+        self.layer4 = self._stage(block, conv_builders[3], self.widths[3], layers[3], stride=2)
         self.avgpool = nn.AdaptiveAvgPool3d((1, 1, 1))
-        self.fc = nn.Linear(512 * block.expansion, num_classes)
+        self.fc = nn.Linear(self.widths[3] * block.expansion, num_classes)
 
         for m in self.modules():
             if isinstance(m, nn.Conv3d):
@@ -176,9 +184,9 @@ class VideoResNet(nn.Module):
         check_clip(x, type(self).__name__, channels=self.in_channels, min_frames=self.min_frames,
                    min_size=self.min_size)
         check_like(x, f"{type(self).__name__} input", self, type(self).__name__)
-        x = self.stem(x)  # (B, 64, T, H/2, W/2)
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))  # (B, 512, T/8, H/16, W/16) for R3D
-        x = self.avgpool(x).flatten(1)  # (B, 512)
+        x = self.stem(x)  # (B, widths[0], T, H/2, W/2)
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))  # (B, widths[3], T/8, H/16, W/16) for R3D
+        x = self.avgpool(x).flatten(1)  # (B, widths[3] * expansion)
         return self.fc(x)
 
 
