@@ -16,7 +16,7 @@ from vidconv.data import sampling as S
 from vidconv.data.folder import VideoFolder
 from vidconv.data.synthetic import RotatingBlobs, rotation_speeds
 from vidconv.data.transforms import KINETICS_MEAN, KINETICS_STD, KineticsEval, KineticsTrain
-from vidconv.data.video_io import read_video, video_info, write_video
+from vidconv.data.video_io import read_frames, read_video, video_info, write_video
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -245,3 +245,30 @@ def test_write_video_clamps_rounding_but_refuses_another_range(tmp_path):
     clip[0, 0, 0, 0] = 1 + 1.5 / 255
     with pytest.raises(ValueError, match="must be in \\[0, 1\\]"):
         write_video(tmp_path / "bad.mp4", clip)
+
+
+def test_read_frames_equals_indexing_the_whole_decode(tmp_path):
+    clip, _ = RotatingBlobs(1, frames=9, size=32)[0]
+    path = write_video(tmp_path / "v.mp4", clip)
+    whole = read_video(path)  # (3, 9, 32, 32)
+    for indices in ([0], [8], [3, 1, 1, 7], list(range(9))):
+        assert read_frames(path, indices).equal(whole[:, indices])
+    with pytest.raises(ValueError, match=r"frame\(s\) \[9\].*decodes only 9 frames") as err:
+        read_frames(path, [2, 9])
+    assert str(path) in str(err.value)
+    for bad, error in (([], TypeError), ([-1], ValueError), ([1.5], TypeError), ("12", TypeError)):
+        with pytest.raises(error):
+            read_frames(path, bad)
+
+
+def test_folder_items_decode_only_the_sampled_frames_and_equal_the_full_decode(tmp_path, monkeypatch):
+    clips = RotatingBlobs(2, frames=12, size=32)
+    for i in range(2):
+        write_video(tmp_path / "a" / f"v{i}.mp4", clips[i][0])
+    ds = VideoFolder(tmp_path, clip_len=4)
+    import vidconv.data.folder as folder
+    monkeypatch.setattr(folder, "read_video", lambda *_: pytest.fail("the whole video was decoded"))
+    for i in range(2):
+        clip, _ = ds[i]
+        full = read_video(ds.samples[i][0])
+        assert clip.equal(full[:, ds.sampler(12, 4)])

@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 
 from vidconv._checks import check_int, check_positive_int
 from vidconv.data.sampling import uniform_indices
-from vidconv.data.video_io import read_video
+from vidconv.data.video_io import read_frames, read_video, video_info
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v")
 Sampler = Callable[[int, int], list[int]]
@@ -74,15 +74,21 @@ class VideoFolder(Dataset):
         if not -len(self.samples) <= index < len(self.samples):
             raise IndexError(f"index {index} out of range for {len(self.samples)} videos under {self.root}")
         path, label = self.samples[index]
-        video = read_video(path)  # (3, T, H, W); raises naming the file if it is bad
-        frames = video.shape[1]
+        # The header's frame count lets the sampler choose first, so only the chosen frames are decoded
+        # and kept; a container that does not state its count is decoded whole.
+        frames = video_info(path).frames  # raises naming the file if it is bad
+        video = None
+        if frames <= 0:
+            video = read_video(path)  # (3, T, H, W)
+            frames = video.shape[1]
         indices = self.sampler(frames, self.clip_len)
         if (not isinstance(indices, (list, tuple)) or len(indices) != self.clip_len
                 or not all(isinstance(i, numbers.Integral) and not isinstance(i, bool) and 0 <= i < frames
                            for i in indices)):
             raise ValueError(f"sampler {getattr(self.sampler, '__name__', self.sampler)!r} must return {self.clip_len} "
                              f"frame indices in [0, {frames}) for {path}, got {indices!r}")
-        clip = video[:, list(indices)]  # (3, clip_len, H, W)
+        # (3, clip_len, H, W)
+        clip = video[:, list(indices)] if video is not None else read_frames(path, list(indices))
         if self.transform is not None:
             clip = self.transform(clip)
         return clip, label

@@ -8,6 +8,7 @@ file: a missing path, an empty or non-video file, a file with no video stream, a
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -90,6 +91,38 @@ def read_video(path: str | os.PathLike) -> torch.Tensor:
         raise ValueError(f"video file is truncated: {p} declares {declared} frames, only {len(frames)} decode")
     video = torch.from_numpy(np.stack(frames))  # (T, H, W, 3) uint8
     return video.permute(3, 0, 1, 2).float().div(255)  # (3, T, H, W)
+
+
+def read_frames(path: str | os.PathLike, indices: Sequence[int]) -> torch.Tensor:
+    """Decode only the frames at ``indices`` (any order, repeats allowed): ``(3, len(indices), H, W)`` in [0, 1].
+
+    Decoding runs from the start (H.264 frames depend on earlier ones) but stops after the last index
+    asked for, and only the chosen frames are converted and kept: a 16-frame clip from a long video costs
+    16 frames of memory instead of the whole video's.
+    """
+    if isinstance(indices, (str, bytes)) or not isinstance(indices, Sequence) or len(indices) == 0:
+        raise TypeError(f"indices must be a non-empty sequence of frame numbers, got {indices!r}")
+    wanted = [check_int(i, "frame index", minimum=0) for i in indices]
+    last = max(wanted)
+    p, container = _open(path)
+    wanted_set, kept, decoded = set(wanted), {}, 0  # kept: frame number -> (H, W, 3) uint8
+    with container:
+        stream = container.streams.video[0]
+        try:
+            for frame in container.decode(stream):
+                if decoded in wanted_set:
+                    kept[decoded] = frame.to_ndarray(format="rgb24")
+                decoded += 1
+                if decoded > last:
+                    break
+        except _av().error.FFmpegError as err:
+            raise ValueError(f"video file is damaged or truncated: {p} ({err})") from err
+    missing = sorted(wanted_set - set(kept))
+    if missing:
+        raise ValueError(f"frame(s) {missing[:5]} asked for, but {p} decodes only {decoded} frames "
+                         "(a truncated file, or indices past its end)")
+    clip = torch.from_numpy(np.stack([kept[i] for i in wanted]))  # (T, H, W, 3) uint8
+    return clip.permute(3, 0, 1, 2).float().div(255)  # (3, T, H, W)
 
 
 def _rgb_to_yuv420(clip: torch.Tensor) -> np.ndarray:

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 from vidconv._checks import check_nonnegative_int, check_positive_int
 from vidconv.data.folder import VideoFolder
 from vidconv.data.transforms import KineticsEval, resize
-from vidconv.data.video_io import read_video, write_video
+from vidconv.data.video_io import read_frames, video_info, write_video
 from vidconv.experiments.video_data import decode_frames
 from vidconv.table import Table
 
@@ -60,8 +60,9 @@ def step_time_breakdown(dataset: VideoFolder, model: nn.Module, *, batch_size: i
                         device: torch.device | None = None) -> Table:
     """Milliseconds per training step spent decoding, sampling + transforming, and in the model.
 
-    Runs ``steps`` steps in the main process (no workers, so the parts add up): each clip is decoded with
-    :func:`~vidconv.data.video_io.read_video`, sampled with the dataset's sampler, transformed (default
+    Runs ``steps`` steps in the main process (no workers, so the parts add up): as in
+    :class:`~vidconv.data.folder.VideoFolder`, the dataset's sampler picks frames from the header's count,
+    only those are decoded (:func:`~vidconv.data.video_io.read_frames`), then transformed (default
     :class:`~vidconv.data.transforms.KineticsEval`), stacked, and the model takes a forward pass, a backward
     pass and an SGD step.
     """
@@ -78,9 +79,12 @@ def step_time_breakdown(dataset: VideoFolder, model: nn.Module, *, batch_size: i
         clips, labels = [], []
         for j in range(batch_size):
             path, label = dataset.samples[(step * batch_size + j) % len(dataset)]
-            video, seconds = _timed(lambda: read_video(path))  # (3, T, H, W) float
+            # As VideoFolder does: the header's frame count, the sampler, then only those frames decoded.
+            indices, seconds = _timed(lambda: dataset.sampler(video_info(path).frames, dataset.clip_len))
+            totals["sample + transform"] += seconds
+            frames, seconds = _timed(lambda: read_frames(path, indices))  # (3, clip_len, H, W) float
             totals["decode"] += seconds
-            clip, seconds = _timed(lambda: transform(video[:, dataset.sampler(video.shape[1], dataset.clip_len)]))
+            clip, seconds = _timed(lambda: transform(frames))
             totals["sample + transform"] += seconds
             clips.append(clip)
             labels.append(label)
