@@ -42,8 +42,10 @@ def checkpoint_path(weights: WeightsEnum) -> str:
 
 def _can_reach(url: str) -> OSError | None:
     """``None`` if a ``HEAD`` request for ``url`` gets any HTTP answer (through the environment's proxies)."""
+    # A fresh opener reads the proxy variables now; urlopen's global opener keeps the ones it first saw.
+    opener = urllib.request.build_opener()
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=PROBE_TIMEOUT_S):
+        with opener.open(urllib.request.Request(url, method="HEAD"), timeout=PROBE_TIMEOUT_S):
             pass
     except urllib.error.HTTPError:
         return None  # the server answered; the download itself will report what is wrong
