@@ -47,7 +47,7 @@ def blob_sectors(frames: torch.Tensor, sectors: int = 8, *, threshold: float = 0
     grey = frames.mean(1)  # (N, H, W)
     weight = torch.where(grey > threshold, grey, torch.zeros_like(grey))
     weight = torch.where(weight.sum((1, 2), keepdim=True) > 0, weight, grey).clamp_min(0)
-    n, h, w = grey.shape
+    _, h, w = grey.shape
     ys = torch.arange(h, dtype=grey.dtype).view(1, h, 1) - (h - 1) / 2
     xs = torch.arange(w, dtype=grey.dtype).view(1, 1, w) - (w - 1) / 2
     total = weight.sum((1, 2)).clamp_min(1e-12)

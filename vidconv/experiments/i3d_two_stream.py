@@ -19,7 +19,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from vidconv._checks import check_clip_channels, check_int, check_number, check_positive_int, check_tensor
+from vidconv._checks import (
+    check_clip_channels,
+    check_int,
+    check_number,
+    check_positive_int,
+    check_tensor,
+)
 from vidconv.data.synthetic import RotatingBlobs
 from vidconv.experiments.c3d_depth import clip_tensors
 from vidconv.experiments.i3d_init import one_thread
