@@ -176,6 +176,8 @@ def test_two_stream_experiment_reports_each_stream_against_chance():
      r"expects clips \(B, 1, 7, 16, 16\)"),
     (lambda: two_stream_experiment(seeds=[-1]), ValueError, "seeds entry must be >= 0"),
     (lambda: two_stream_experiment(train_clips=0), ValueError, "train_clips must be >= 1"),
+    (lambda: two_stream_experiment(device=3), TypeError, "device must be a torch.device"),
+    (lambda: inflation_init_experiment(device="gpu0"), ValueError, "device must name a torch device"),
 ])
 def test_bad_inputs_are_named(call, error, match):
     with pytest.raises(error, match=match):

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from vidconv._checks import check_int, check_number, check_positive_int, check_tensor
+from vidconv._checks import check_device, check_int, check_number, check_positive_int, check_tensor
 from vidconv.data.synthetic import RotatingBlobs
 from vidconv.experiments.c3d_depth import clip_tensors
 from vidconv.models.inflate import inflate_batchnorm, inflate_conv, inflate_pool
@@ -125,6 +125,7 @@ class ClipNet3d(nn.Module):
 @contextlib.contextmanager
 def one_thread(device: torch.device) -> Iterator[None]:
     """One CPU thread while training networks this small (threads cost more than they save), then restore."""
+    device = check_device(device)
     threads = torch.get_num_threads()
     if device.type == "cpu":
         torch.set_num_threads(1)
@@ -172,7 +173,7 @@ def inflation_init_experiment(seeds: Sequence[int] = (0, 1, 2, 3), *, epochs: in
         check_positive_int(value, name)
     check_positive_int(size, "size", minimum=8)
     check_number(lr, "lr", minimum=0.0, exclusive_minimum=True)
-    device = device or torch.device("cpu")
+    device = torch.device("cpu") if device is None else check_device(device)
     loss = {init: torch.zeros(len(seeds), epochs) for init in INITS}
     accuracy = {init: torch.zeros(len(seeds), epochs + 1) for init in INITS}
     frame_accuracy = []

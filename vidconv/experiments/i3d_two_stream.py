@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from vidconv._checks import (
     check_clip_channels,
+    check_device,
     check_int,
     check_number,
     check_positive_int,
@@ -100,7 +101,7 @@ def two_stream_experiment(seeds: Sequence[int] = (0, 1, 2), *, epochs: int = 3, 
                         ("batch_size", batch_size), ("width", width)):
         check_positive_int(value, name)
     check_number(lr, "lr", minimum=0.0, exclusive_minimum=True)
-    device = device or torch.device("cpu")
+    device = torch.device("cpu") if device is None else check_device(device)
     inputs = {STREAMS[0]: lambda x: x, STREAMS[1]: frame_differences}
     accuracy: dict[str, list[float]] = {s: [] for s in STREAMS}
     probabilities: dict[str, torch.Tensor] = {}
