@@ -87,8 +87,8 @@ def branch_diagram(block: nn.Module, *, title: str | None = None) -> go.Figure:
             boxes.append((x, y, layer["label"], f"{branch['name']}: {layer['parameters']:,} parameters"))
         fig.add_annotation(x=x, y=(ys[-1] + bottom) / 2, text=f"<b>{branch['out_channels']}</b> ch",
                            showarrow=False, font={"size": 11, "color": "#1f77b4"})
-    boxes.append((mid, bottom, f"concatenate: {' + '.join(map(str, widths))}" + (f" = {total} channels" if total else ""),
-                  "channels of the four branches stacked"))
+    concat = f"concatenate: {' + '.join(map(str, widths))}" + (f" = {total} channels" if total else "")
+    boxes.append((mid, bottom, concat, "channels of the branches stacked"))
     for x, y, text, hover in boxes:
         fig.add_annotation(x=x, y=y, text=text, showarrow=False, bgcolor="#f4f4f4", bordercolor="#444444",
                            borderpad=4, font={"size": 11})

@@ -11,8 +11,9 @@ optimizer and number of epochs:
 * ``"inflated"``: the 2D kernel repeated along time and divided by ``t`` (I3D);
 * ``"center"``: the 2D kernel on the middle time slice, zeros elsewhere (a per-frame network at start).
 
-:func:`inflation_init_experiment` repeats this for several seeds and returns test loss and accuracy
-after every epoch (epoch 0: before training), so that the spread over seeds is part of the answer.
+:func:`inflation_init_experiment` repeats this for several seeds and returns the training loss of every
+epoch and the test accuracy after every epoch (epoch 0: before training), so that the spread over seeds
+is part of the answer.
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from vidconv._checks import check_device, check_int, check_number, check_positive_int, check_tensor
+from vidconv._checks import (
+    check_device,
+    check_int,
+    check_number,
+    check_positive_int,
+    check_tensor,
+)
 from vidconv.data.synthetic import RotatingBlobs
 from vidconv.experiments.c3d_depth import clip_tensors
 from vidconv.models.inflate import inflate_batchnorm, inflate_conv, inflate_pool
@@ -160,16 +167,17 @@ class InitResult:
 
 
 def inflation_init_experiment(seeds: Sequence[int] = (0, 1, 2, 3), *, epochs: int = 3, frame_epochs: int = 2,
-                              frame_clips: int = 256, train_clips: int = 128, test_clips: int = 128, frames: int = 8, size: int = 16,
-                              num_classes: int = 2, width: int = 8, batch_size: int = 32, lr: float = 1e-3,
-                              noise: float = 0.05, device: torch.device | None = None) -> InitResult:
+                              frame_clips: int = 256, train_clips: int = 128, test_clips: int = 128, frames: int = 8,
+                              size: int = 16, num_classes: int = 2, width: int = 8, batch_size: int = 32,
+                              lr: float = 1e-3, noise: float = 0.05, device: torch.device | None = None) -> InitResult:
     """Pretrain a :class:`FrameNet2d` on blob sectors, then train a :class:`ClipNet3d` per init on the
     direction of rotation; per seed, every init gets the same clips, batch order and head."""
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds:
         raise TypeError(f"seeds must be a non-empty sequence of ints, got {seeds!r}")
     seeds = tuple(check_int(s, "seeds entry", minimum=0, maximum=2**30) for s in seeds)
-    for name, value in (("epochs", epochs), ("frame_epochs", frame_epochs), ("frame_clips", frame_clips), ("train_clips", train_clips),
-                        ("test_clips", test_clips), ("batch_size", batch_size), ("width", width)):
+    for name, value in (("epochs", epochs), ("frame_epochs", frame_epochs), ("frame_clips", frame_clips),
+                        ("train_clips", train_clips), ("test_clips", test_clips), ("batch_size", batch_size),
+                        ("width", width)):
         check_positive_int(value, name)
     check_positive_int(size, "size", minimum=8)
     check_number(lr, "lr", minimum=0.0, exclusive_minimum=True)
@@ -211,7 +219,8 @@ def inflation_init_experiment(seeds: Sequence[int] = (0, 1, 2, 3), *, epochs: in
 
 def _pretrain(clips: torch.Tensor, test_clips: torch.Tensor, *, seed: int, width: int, size: int, epochs: int,
               batch_size: int, lr: float, device: torch.device) -> tuple[FrameNet2d, float]:
-    """Train the 2D network on every frame of ``clips`` (its own set: ImageNet's role); top-1 on the test clips' frames."""
+    """Train the 2D network on every frame of ``clips`` (a set of its own: ImageNet's role); return it and its
+    top-1 on the frames of ``test_clips``."""
     torch.manual_seed(seed)
     frame_net = FrameNet2d(8, width=width, size=size).to(device)
     optimizer = torch.optim.Adam(frame_net.parameters(), lr=lr)
