@@ -120,7 +120,8 @@ class ComparisonResult:
     """What :func:`equal_parameter_experiment` returns.
 
     ``losses[kind]`` is a ``(seeds, steps)`` tensor of training losses, ``test_accuracy[kind]`` one
-    accuracy per seed, ``widths[kind]`` and ``parameters[kind]`` describe the two networks.
+    accuracy per seed, ``widths[kind]`` and ``parameters[kind]`` describe the two networks, and
+    ``models[kind]`` is the network trained with the last seed (in eval mode).
     """
 
     table: Table
@@ -130,6 +131,7 @@ class ComparisonResult:
     parameters: dict[str, int]
     steps_per_epoch: int
     chance: float
+    models: dict[str, VideoResNet]
 
 
 def equal_parameter_experiment(seeds: Sequence[int] = (0, 1, 2), *, widths: Sequence[int] = (4, 8, 16, 32),
@@ -158,6 +160,7 @@ def equal_parameter_experiment(seeds: Sequence[int] = (0, 1, 2), *, widths: Sequ
     losses: dict[str, list[list[float]]] = {k: [] for k in KINDS}
     accuracy: dict[str, list[float]] = {k: [] for k in KINDS}
     seconds = dict.fromkeys(KINDS, 0.0)
+    models: dict[str, VideoResNet] = {}
     threads = torch.get_num_threads()
     if device.type == "cpu":
         torch.set_num_threads(1)  # tiny convolutions: one thread is faster than several on a shared CPU
@@ -171,6 +174,7 @@ def equal_parameter_experiment(seeds: Sequence[int] = (0, 1, 2), *, widths: Sequ
                                            device=device))
                 seconds[kind] += time.perf_counter() - start
                 accuracy[kind].append(evaluate(model, test, device=device)["top1"])
+                models[kind] = model
     finally:
         torch.set_num_threads(threads)
     curves = {k: torch.tensor(v) for k, v in losses.items()}  # (seeds, steps)
@@ -181,7 +185,7 @@ def equal_parameter_experiment(seeds: Sequence[int] = (0, 1, 2), *, widths: Sequ
              "test top-1 (mean)": round(sum(accuracy[k]) / len(seeds), 3),
              "test top-1 (min-max)": f"{min(accuracy[k]):.3f}-{max(accuracy[k]):.3f}",
              "train seconds per run": round(seconds[k] / len(seeds), 2)} for k in KINDS]
-    return ComparisonResult(Table(rows), curves, accuracy, widths, params, last_epoch, 1 / num_classes)
+    return ComparisonResult(Table(rows), curves, accuracy, widths, params, last_epoch, 1 / num_classes, models)
 
 
 def _train(model: VideoResNet, train, *, seed: int, epochs: int, batch_size: int, lr: float,
