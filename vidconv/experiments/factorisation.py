@@ -40,14 +40,14 @@ def _check_kernel(weight: object, name: str = "weight") -> torch.Tensor:
 
 
 def kernel_matrix(weight: torch.Tensor) -> torch.Tensor:
-    """A 3D kernel ``(N_out, N_in, k_t, k_s, k_s)`` as a matrix with rows ``(N_out, k_t)``, columns ``(N_in, k_s, k_s)``."""
+    """A 3D kernel ``(N_out, N_in, k_t, k_s, k_s)`` as a matrix: rows ``(N_out, k_t)``, columns ``(N_in, k_s, k_s)``."""
     w = _check_kernel(weight)
     n_out, n_in, k_t, k_s, _ = w.shape
     return w.permute(0, 2, 1, 3, 4).reshape(n_out * k_t, n_in * k_s * k_s)  # (N_out*k_t, N_in*k_s*k_s)
 
 
 def compose_2plus1d(spatial: torch.Tensor, temporal: torch.Tensor) -> torch.Tensor:
-    """The 3D kernel of a linear (2+1)D block: spatial ``(M, N_in, 1, k_s, k_s)`` then temporal ``(N_out, M, k_t, 1, 1)``."""
+    """The 3D kernel of a linear (2+1)D block: spatial ``(M, N_in, 1, k_s, k_s)``, temporal ``(N_out, M, k_t, 1, 1)``."""
     s = check_tensor(spatial, "spatial", ndim=5, layout="(M, N_in, 1, k_s, k_s)")
     t = check_tensor(temporal, "temporal", ndim=5, layout="(N_out, M, k_t, 1, 1)")
     if s.shape[2] != 1 or t.shape[3:] != (1, 1):
