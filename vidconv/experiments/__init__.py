@@ -15,6 +15,7 @@ The video modules need PyAV (``vidconv[video]``); they are not imported here, so
 """
 
 from vidconv.experiments.c3d_depth import DEPTH_SETTINGS, MiniC3D, temporal_depth_experiment
+from vidconv.experiments.factorisation import eckart_young_error, factorisation_curve, fit_linear_2plus1d
 from vidconv.experiments.per_frame_vs_temporal import (
     cnn_2plus1d,
     cnn_3d,
@@ -22,6 +23,9 @@ from vidconv.experiments.per_frame_vs_temporal import (
     temporal_vs_per_frame,
     temporal_vs_per_frame_curves,
 )
+from vidconv.experiments.r2plus1d_vs_r3d import equal_parameter_experiment, matched_widths, miniature
 
 __all__ = ["DEPTH_SETTINGS", "MiniC3D", "cnn_2plus1d", "cnn_3d", "per_frame_cnn", "temporal_depth_experiment",
-           "temporal_vs_per_frame", "temporal_vs_per_frame_curves"]
+           "temporal_vs_per_frame", "temporal_vs_per_frame_curves",
+           "eckart_young_error", "equal_parameter_experiment", "factorisation_curve", "fit_linear_2plus1d",
+           "matched_widths", "miniature"]
