@@ -1,5 +1,7 @@
 """Chapter 5's experiments: the rank of a linear (2+1)D block, equal-parameter miniatures, per-stage costs."""
 
+import itertools
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -7,11 +9,25 @@ from torch import nn
 
 from vidconv import count_macs, count_parameters
 from vidconv.blocks import Conv2Plus1d, FullConv3d, midplanes_for_2plus1d
-from vidconv.experiments.factorisation import (compose_2plus1d, eckart_young_error, factorisation_curve,
-                                               fit_linear_2plus1d, kernel_matrix, rank_bound)
-from vidconv.experiments.r2plus1d_vs_r3d import (KINDS, equal_parameter_experiment, matched_widths, miniature,
-                                                 parameters_of, stage_conv, stage_costs, stage_shapes,
-                                                 time_stage_convs)
+from vidconv.experiments.factorisation import (
+    compose_2plus1d,
+    eckart_young_error,
+    factorisation_curve,
+    fit_linear_2plus1d,
+    kernel_matrix,
+    rank_bound,
+)
+from vidconv.experiments.r2plus1d_vs_r3d import (
+    KINDS,
+    equal_parameter_experiment,
+    matched_widths,
+    miniature,
+    parameters_of,
+    stage_conv,
+    stage_costs,
+    stage_shapes,
+    time_stage_convs,
+)
 from vidconv.models import r2plus1d_18, r3d_18
 
 
@@ -42,7 +58,7 @@ def test_fit_error_falls_with_m_and_matches_eckart_young():
     table = factorisation_curve(5, 6, [1, 3, 6, 9, 12, 15, 17])
     fit = [r["fit error"] for r in table.rows]
     best = [r["Eckart-Young error"] for r in table.rows]
-    assert all(a > b for a, b in zip(fit, fit[1:])), fit
+    assert all(a > b for a, b in itertools.pairwise(fit)), fit
     assert fit[0] < 1.0 and fit[-1] > 0.0
     # ALS never beats the closed form, and reaches it (Eckart-Young: the discarded singular values).
     for f, b in zip(fit, best):
@@ -123,7 +139,7 @@ def test_miniatures_use_vidconvs_builders_and_matched_widths_agree_within_one_pe
 
 
 def test_equal_parameter_experiment_records_every_step_and_is_reproducible():
-    kwargs = dict(seeds=(0, 1), train_clips=32, test_clips=16, epochs=2, batch_size=16)
+    kwargs = {"seeds": (0, 1), "train_clips": 32, "test_clips": 16, "epochs": 2, "batch_size": 16}
     first = equal_parameter_experiment(**kwargs)
     again = equal_parameter_experiment(**kwargs)
     for kind in KINDS:

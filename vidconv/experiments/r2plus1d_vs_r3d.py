@@ -26,7 +26,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from vidconv._checks import check_device, check_int, check_int_sequence, check_number, check_positive_int
+from vidconv._checks import (
+    check_device,
+    check_int,
+    check_int_sequence,
+    check_number,
+    check_positive_int,
+)
 from vidconv.blocks import Conv2Plus1d, FullConv3d, midplanes_for_2plus1d
 from vidconv.counting import count_macs, count_parameters
 from vidconv.data.synthetic import RotatingBlobs
@@ -99,7 +105,7 @@ def matched_widths(widths: Sequence[int], *, layers: Sequence[int] = (1, 1, 1, 1
     """
     widths = check_int_sequence(widths, "widths", length=4, minimum=1)
     tolerance = check_number(tolerance, "tolerance", minimum=0.0, exclusive_minimum=True)
-    options = dict(layers=layers, num_classes=num_classes)
+    options = {"layers": layers, "num_classes": num_classes}
     target = parameters_of("R3D", widths, **options)
     best, best_gap = widths, float("inf")
     for i in range(101):
@@ -154,7 +160,7 @@ def equal_parameter_experiment(seeds: Sequence[int] = (0, 1, 2), *, widths: Sequ
     device = check_device(device)
     widths = {"R3D": check_int_sequence(widths, "widths", length=4, minimum=1)}
     widths["R(2+1)D"] = matched_widths(widths["R3D"], num_classes=num_classes)
-    data = dict(frames=frames, size=size, num_classes=num_classes)
+    data = {"frames": frames, "size": size, "num_classes": num_classes}
     train = clip_tensors(RotatingBlobs(train_clips, seed=0, **data))
     test = DataLoader(clip_tensors(RotatingBlobs(test_clips, seed=1, **data)), batch_size=256)
     losses: dict[str, list[list[float]]] = {k: [] for k in KINDS}
