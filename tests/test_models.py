@@ -379,3 +379,17 @@ def test_video_resnet_widths_build_a_miniature_of_the_same_topology():
     assert [len(s) for s in (small.layer1, small.layer4)] == [1, 1]
     with pytest.raises(ValueError, match="widths"):
         M.VideoResNet(M.BasicBlock, [FullConv3d] * 4, [1, 1, 1, 1], M.BasicStem, widths=(8, 16, 0, 64))
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_inflated_network_keeps_every_layer_in_the_2d_models_mode(train):
+    """An eval-mode 2D network gives an eval-mode 3D one (its new batch norms once started in training mode)."""
+    model = torchvision.models.resnet18(weights=None).train(train)
+    inflated = M.inflate_network(model)
+    assert {m.training for m in inflated.modules()} == {train}
+    if not train:  # then a boring clip gives the 2D logits without a separate .eval()
+        torch.manual_seed(0)
+        image = torch.rand(1, 3, 64, 64)
+        clip = image.unsqueeze(2).expand(-1, -1, 5, -1, -1)  # (1, 3, 5, 64, 64)
+        with torch.no_grad():
+            torch.testing.assert_close(inflated(clip), model(image), rtol=1e-4, atol=1e-4)

