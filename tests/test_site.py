@@ -146,7 +146,7 @@ def test_every_page_in_a_real_browser(built_site, server, browser, site_report):
             figures.nth(i).locator(".main-svg").first.wait_for(timeout=15000)
         figures_total += figures.count()
         if page.locator("div.math, span.math").count():
-            page.locator("mjx-container").first.wait_for(timeout=15000)
+            page.locator("mjx-container:visible").first.wait_for(timeout=15000)  # not one in a hidden sidebar
         page.close()
         assert not problems, f"{rel}:\n" + "\n".join(problems)
         site_report["pages"].append(rel)
