@@ -1,20 +1,20 @@
 """The networks of the book, built from vidconv's blocks.
 
-===============  ==========================================================  ==========================
-builder          paper                                                       torchvision twin
-===============  ==========================================================  ==========================
-``c3d``          Tran et al., ICCV 2015                                      —
-``i3d``          Carreira & Zisserman, CVPR 2017                             —
-``r3d_18``       Tran et al., CVPR 2018                                      ``r3d_18`` (same weights)
-``mc3_18``       Tran et al., CVPR 2018                                      ``mc3_18`` (same weights)
-``r2plus1d_18``  Tran et al., CVPR 2018                                      ``r2plus1d_18`` (same weights)
-``mixed_resnet`` Tran et al., CVPR 2018 (MCx, rMCx, R3D, f-R2D, R2D by name)       ``mc3_18``/``r3d_18`` layouts
-``s3d``          Xie et al., ECCV 2018 (``gating=True``: S3D-G)              ``s3d`` (same weights)
-===============  ==========================================================  ==========================
+================  ==========================================================  ==========================
+builder           paper                                                       torchvision twin
+================  ==========================================================  ==========================
+``c3d``           Tran et al., ICCV 2015                                      —
+``i3d``           Carreira & Zisserman, CVPR 2017                             —
+``r3d_18``        Tran et al., CVPR 2018                                      ``r3d_18`` (same weights)
+``mc3_18``        Tran et al., CVPR 2018                                      ``mc3_18`` (same weights)
+``r2plus1d_18``   Tran et al., CVPR 2018                                      ``r2plus1d_18`` (same weights)
+``mixed_resnet``  Tran et al., CVPR 2018: MCx, rMCx, R3D, f-R2D, R2D by name   ``mc3_18`` = ``"MC3"``
+``s3d``           Xie et al., ECCV 2018 (``gating=True``: S3D-G)              ``s3d`` (same weights)
+================  ==========================================================  ==========================
 
 ``inflate_conv``, ``inflate_batchnorm``, ``inflate_pool`` and ``inflate_network`` turn 2D layers and
 whole 2D networks into 3D ones by the I3D recipe. Building a model never downloads anything;
-``weights=`` does, and only then.
+``weights=`` do es, and only then.
 """
 
 from vidconv.models.c3d import C3D, c3d
