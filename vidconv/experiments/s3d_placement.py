@@ -38,19 +38,26 @@ HEAVINESS_SETTINGS: dict[str, tuple[bool, bool, bool, bool]] = {
 }
 
 
+def flatten_time(block: InceptionBlock3d) -> InceptionBlock3d:
+    """Make an Inception block 2D in place: its 3x3x3 (or separable) convolutions become 1x3x3 and its
+    3x3x3 max pool 1x3x3, so that no branch mixes frames. Returns the block (same output channels)."""
+    if not isinstance(block, InceptionBlock3d):
+        raise TypeError(f"block must be an InceptionBlock3d, got {type(block).__name__}")
+    for branch in (block.branch1, block.branch2):
+        convs = [m for m in branch[1].modules() if isinstance(m, nn.Conv3d)]  # full: one; separable: two
+        branch[1] = ConvBnReLU3d(convs[0].in_channels, convs[-1].out_channels, (1, 3, 3))  # freshly initialised
+    block.branch3[0] = nn.MaxPool3d((1, 3, 3), stride=1, padding=(0, 1, 1))
+    return block
+
+
 def inception_block(in_channels: int, widths: Sequence[int], *, temporal: bool, gating: bool = False) -> nn.Module:
     """An :class:`InceptionBlock3d` with S3D's separable convolutions (``temporal=True``), or the same
-    block made 2D: 1x3x3 convolutions and a 1x3x3 max pool, so that no branch mixes frames."""
+    block made 2D by :func:`flatten_time`."""
     check_bool(temporal, "temporal")
     if len(widths) != 6:
         raise ValueError(f"widths must be the 6 branch widths (b0, b1_mid, b1, b2_mid, b2, b3), got {widths!r}")
     block = InceptionBlock3d(in_channels, *widths, separable=True, gating=gating)
-    if not temporal:
-        b1_mid, b1, b2_mid, b2 = widths[1:5]
-        block.branch1[1] = ConvBnReLU3d(b1_mid, b1, (1, 3, 3))
-        block.branch2[1] = ConvBnReLU3d(b2_mid, b2, (1, 3, 3))
-        block.branch3[0] = nn.MaxPool3d((1, 3, 3), stride=1, padding=(0, 1, 1))
-    return block
+    return block if temporal else flatten_time(block)
 
 
 class MiniS3D(nn.Module):
