@@ -64,8 +64,8 @@ def _check_members(members: Sequence[str] | None) -> list[str]:
     return members
 
 
-def placement_experiment(members: Sequence[str] | None = None, *, train_clips: int = 192, test_clips: int = 64,
-                         epochs: int = 3, batch_size: int = 32, lr: float = 3e-3, frames: int = 8, size: int = 16,
+def placement_experiment(members: Sequence[str] | None = None, *, train_clips: int = 128, test_clips: int = 64,
+                         epochs: int = 3, batch_size: int = 16, lr: float = 3e-3, frames: int = 8, size: int = 16,
                          num_classes: int = 2, noise: float = 0.05, widths: Sequence[int] = MINI_WIDTHS,
                          layers: Sequence[int] = MINI_LAYERS, seed: int = 0,
                          device: torch.device | str | None = None) -> PlacementResult:
