@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vidconv.experiments.placement import placement_experiment
-from vidconv.experiments.s3d_placement import MiniS3D, heaviness_experiment, inception_block
+from vidconv.experiments.s3d_placement import FramewiseMaxPool3d, MiniS3D, heaviness_experiment, inception_block
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +64,10 @@ def test_heaviness_all_2d_is_at_chance():
 def test_bad_input_is_refused_with_a_message(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("temporal, reference", [(True, torch.nn.MaxPool3d(3, 1, 1)),
+                                                 (False, torch.nn.MaxPool3d((1, 3, 3), 1, (0, 1, 1)))])
+def test_framewise_max_pool_equals_max_pool3d(temporal, reference):
+    x = torch.randn(2, 5, 6, 7, 8, dtype=torch.float64)
+    assert torch.equal(FramewiseMaxPool3d(temporal)(x), reference(x))

@@ -60,6 +60,27 @@ def inception_block(in_channels: int, widths: Sequence[int], *, temporal: bool, 
     return block if temporal else flatten_time(block)
 
 
+class FramewiseMaxPool3d(nn.Module):
+    """The Inception pool branch's max over a 3x3x3 (``temporal=True``) or 1x3x3 window, stride 1, padded
+    to keep the size: what ``nn.MaxPool3d`` computes, as a 2D max pool on every frame followed by a max
+    over neighbouring frames (a maximum is separable). On a CPU, PyTorch's 3D max pool was ~40 % of a
+    MiniS3D training step; this takes a fraction of that."""
+
+    def __init__(self, temporal: bool) -> None:
+        super().__init__()
+        self.temporal = check_bool(temporal, "temporal")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        b, c, t, h, w = x.shape
+        frames = x.transpose(1, 2).reshape(b * t, c, h, w)  # (B*T, C, H, W)
+        y = nn.functional.max_pool2d(frames, 3, stride=1, padding=1)
+        y = y.reshape(b, t, c, h, w).transpose(1, 2)  # (B, C, T, H, W)
+        if self.temporal:
+            padded = nn.functional.pad(y, (0, 0, 0, 0, 1, 1), value=float("-inf"))  # (B, C, T+2, H, W)
+            y = torch.maximum(torch.maximum(padded[:, :, :-2], padded[:, :, 1:-1]), padded[:, :, 2:])
+        return y
+
+
 class MiniS3D(nn.Module):
     """Four Inception blocks, each S3D (temporal) or 2D as ``temporal`` says; ``gating`` gives S3D-G's gates.
 
@@ -85,6 +106,8 @@ class MiniS3D(nn.Module):
         self.blocks = nn.ModuleList([
             inception_block(w if i == 0 else out, branches, temporal=t, gating=gating)
             for i, t in enumerate(self.temporal)])
+        for block, t in zip(self.blocks, self.temporal):
+            block.branch3[0] = FramewiseMaxPool3d(t)  # the same maximum, computed faster on a CPU
         self.pool = nn.MaxPool3d(2, stride=2, ceil_mode=True)  # between blocks 2 and 3, as S3D pools time
         self.fc = nn.Linear(out, num_classes)
         for m in self.modules():
