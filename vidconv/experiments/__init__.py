@@ -10,6 +10,8 @@ a :class:`~vidconv.table.Table` (and the data for its figure). Chapters call the
   time, clip memory, torchvision's video weights and their preprocessing.
 * :mod:`~vidconv.experiments.video_sampling` — frame-sampling strategies by name, short videos, coverage.
 * :mod:`~vidconv.experiments.video_pipeline` — a folder of real clips, DataLoader workers, where a step's time goes.
+* :mod:`~vidconv.experiments.transfer` — pretrain a miniature video ResNet, adapt it to a related task with
+  five strategies: label-efficiency curves (ch. 7).
 
 The video modules need PyAV (``vidconv[video]``); they are not imported here, so this package works without it.
 """
@@ -22,6 +24,7 @@ from vidconv.experiments.per_frame_vs_temporal import (
     temporal_vs_per_frame,
     temporal_vs_per_frame_curves,
 )
+from vidconv.experiments.transfer import STRATEGIES, transfer_experiment
 
-__all__ = ["DEPTH_SETTINGS", "MiniC3D", "cnn_2plus1d", "cnn_3d", "per_frame_cnn", "temporal_depth_experiment",
-           "temporal_vs_per_frame", "temporal_vs_per_frame_curves"]
+__all__ = ["DEPTH_SETTINGS", "MiniC3D", "STRATEGIES", "cnn_2plus1d", "cnn_3d", "per_frame_cnn", "temporal_depth_experiment",
+           "temporal_vs_per_frame", "temporal_vs_per_frame_curves", "transfer_experiment"]
