@@ -136,7 +136,8 @@ def adapt(pretrained: VideoResNet, strategy: str, x: torch.Tensor, y: torch.Tens
     """A copy of ``pretrained`` (a fresh network for ``"scratch"``) with a new classifier, trained by ``strategy``.
 
     Frozen layers are not trained and keep their batch-norm statistics (they run in eval mode);
-    the returned network is in eval mode and ``pretrained`` is left unchanged.
+    the returned network is in eval mode and ``pretrained`` is left unchanged. Runs with one CPU
+    thread, restored afterwards (see :func:`transfer_experiment`).
     """
     if not isinstance(pretrained, VideoResNet):
         raise TypeError(f"pretrained must be a VideoResNet, got {type(pretrained).__name__}")
@@ -146,14 +147,17 @@ def adapt(pretrained: VideoResNet, strategy: str, x: torch.Tensor, y: torch.Tens
     if not isinstance(y, torch.Tensor) or y.shape != x.shape[:1]:
         raise ValueError(f"y must be a tensor of {x.shape[0]} labels, got {getattr(y, 'shape', type(y).__name__)}")
     num_classes = check_positive_int(num_classes, "num_classes", minimum=2)
-    source = pretrained if strategy != "scratch" else None
-    features = frozen_features(source, x, strategy) if source is not None else x
-    return _adapt_on_features(pretrained, strategy, features, y, num_classes=num_classes,
-                              steps=check_positive_int(steps, "steps"),
-                              batch_size=check_positive_int(batch_size, "batch_size"),
-                              lr=check_number(lr, "lr", minimum=0.0),
-                              backbone_lr_factor=check_number(backbone_lr_factor, "backbone_lr_factor", minimum=0.0),
-                              seed=check_int(seed, "seed", minimum=0))
+    options = dict(num_classes=num_classes, steps=check_positive_int(steps, "steps"),
+                   batch_size=check_positive_int(batch_size, "batch_size"), lr=check_number(lr, "lr", minimum=0.0),
+                   backbone_lr_factor=check_number(backbone_lr_factor, "backbone_lr_factor", minimum=0.0),
+                   seed=check_int(seed, "seed", minimum=0))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # see transfer_experiment
+    try:
+        features = x if strategy == "scratch" else frozen_features(pretrained, x, strategy)
+        return _adapt_on_features(pretrained, strategy, features, y, **options)
+    finally:
+        torch.set_num_threads(threads)
 
 
 @torch.no_grad()
@@ -183,7 +187,7 @@ def _check_ints(values: object, name: str, minimum: int) -> tuple[int, ...]:
 
 
 def transfer_experiment(budgets: Sequence[int] = (8, 32, 128), seeds: Sequence[int] = (0, 1, 2), *,
-                        strategies: Sequence[str] | None = None, source_clips: int = 256, pretrain_steps: int = 100,
+                        strategies: Sequence[str] | None = None, source_clips: int = 256, pretrain_steps: int = 60,
                         steps: int = 20, batch_size: int = 8, lr: float = 5e-3, backbone_lr_factor: float = 0.1,
                         test_clips: int = 128, source_noise: float = 0.05, target_noise: float = 0.1,
                         widths: Sequence[int] = (8, 16, 16, 32)) -> TransferResult:
@@ -194,7 +198,8 @@ def transfer_experiment(budgets: Sequence[int] = (8, 32, 128), seeds: Sequence[i
     classifier's initialisation. Every strategy takes ``steps`` Adam steps of ``batch_size`` clips drawn
     with replacement, so the compute is the same whatever the budget. The test set (``test_clips``
     clips of seed 99) and the pretrained network (seed 0) are shared by all runs. Runs on the CPU with
-    one thread (the fastest for convolutions this small); the thread count is restored afterwards.
+    one thread: convolutions this small are dominated by thread synchronisation, and on a shared
+    2-core machine two threads were several times slower. The thread count is restored afterwards.
     """
     budgets = _check_ints(budgets, "budgets", minimum=1)
     seeds = _check_ints(seeds, "seeds", minimum=0)
