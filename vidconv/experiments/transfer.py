@@ -190,7 +190,7 @@ def transfer_experiment(budgets: Sequence[int] = (8, 32, 128), seeds: Sequence[i
                         strategies: Sequence[str] | None = None, source_clips: int = 256, pretrain_steps: int = 60,
                         steps: int = 20, batch_size: int = 8, lr: float = 5e-3, backbone_lr_factor: float = 0.1,
                         test_clips: int = 128, source_noise: float = 0.05, target_noise: float = 0.1,
-                        widths: Sequence[int] = (8, 16, 16, 32)) -> TransferResult:
+                        widths: Sequence[int] = (8, 16, 16, 32), size: int = 16) -> TransferResult:
     """Pretrain once on the direction task, then adapt to the speed task with every strategy, budget and seed.
 
     Seed ``s`` draws the labelled target clips (``RotatingBlobs(seed=100 + s)``; each budget takes the
@@ -207,6 +207,7 @@ def transfer_experiment(budgets: Sequence[int] = (8, 32, 128), seeds: Sequence[i
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown or not strategies:
         raise ValueError(f"strategies must be a non-empty subset of {list(STRATEGIES)}, got {strategies!r}")
+    check_positive_int(size, "size", minimum=8)
     for name, value in (("source_clips", source_clips), ("pretrain_steps", pretrain_steps), ("steps", steps),
                         ("batch_size", batch_size), ("test_clips", test_clips)):
         check_positive_int(value, name)
@@ -220,14 +221,14 @@ def transfer_experiment(budgets: Sequence[int] = (8, 32, 128), seeds: Sequence[i
     start, threads = time.perf_counter(), torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        source_x, source_y = task_tensors(source_clips, task="direction", seed=0, noise=source_noise)
-        source_test = task_tensors(test_clips, task="direction", seed=98, noise=source_noise)
+        source_x, source_y = task_tensors(source_clips, task="direction", seed=0, noise=source_noise, size=size)
+        source_test = task_tensors(test_clips, task="direction", seed=98, noise=source_noise, size=size)
         pretrained = pretrain(source_x, source_y, num_classes=2, steps=pretrain_steps, lr=lr, widths=widths)
-        test_x, test_y = task_tensors(test_clips, task="speed", seed=99, noise=target_noise)
+        test_x, test_y = task_tensors(test_clips, task="speed", seed=99, noise=target_noise, size=size)
         test_features = {s: frozen_features(pretrained, test_x, s) for s in strategies}
         rows, curves = [], {s: {b: [] for b in budgets} for s in strategies}
         for seed in seeds:
-            pool_x, pool_y = task_tensors(max(budgets), task="speed", seed=100 + seed, noise=target_noise)
+            pool_x, pool_y = task_tensors(max(budgets), task="speed", seed=100 + seed, noise=target_noise, size=size)
             pool_features = {s: frozen_features(pretrained, pool_x, s) for s in strategies}
             for budget in budgets:
                 for strategy in strategies:
