@@ -90,7 +90,16 @@ def test_task_labels():
      ValueError, "x"),
     (lambda: T.adapt(T.miniature_r3d(2), "scratch", torch.zeros(2, 3, 8, 16, 16), torch.zeros(3), num_classes=4),
      ValueError, "y must be a tensor of 2 labels"),
+    (lambda: T.frozen_features(torch.nn.Linear(2, 2), torch.zeros(1, 3, 8, 16, 16), "last stage"), TypeError,
+     "model must be a VideoResNet"),
+    (lambda: T.frozen_features(T.miniature_r3d(2), torch.zeros(1, 3, 8, 16, 16), "probe"), ValueError,
+     "strategy must be one of"),
+    (lambda: T.accuracy(T.miniature_r3d(2), torch.zeros(2, 3, 8, 16, 16), torch.zeros(3)), ValueError,
+     "y must be a tensor of 2 labels"),
+    (lambda: T.transfer_experiment(size=4), ValueError, "size"),
+    (lambda: T.miniature_r3d(0), ValueError, "num_classes"),
 ])
 def test_bad_inputs_get_clear_errors(call, error, message):
+    """Every public function of the module refuses bad input with a message naming what was expected."""
     with pytest.raises(error, match=message):
         call()

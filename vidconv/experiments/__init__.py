@@ -26,5 +26,5 @@ from vidconv.experiments.per_frame_vs_temporal import (
 )
 from vidconv.experiments.transfer import STRATEGIES, transfer_experiment
 
-__all__ = ["DEPTH_SETTINGS", "MiniC3D", "STRATEGIES", "cnn_2plus1d", "cnn_3d", "per_frame_cnn", "temporal_depth_experiment",
+__all__ = ["DEPTH_SETTINGS", "STRATEGIES", "MiniC3D", "cnn_2plus1d", "cnn_3d", "per_frame_cnn", "temporal_depth_experiment",
            "temporal_vs_per_frame", "temporal_vs_per_frame_curves", "transfer_experiment"]

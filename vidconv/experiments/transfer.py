@@ -94,6 +94,11 @@ def frozen_features(model: VideoResNet, x: torch.Tensor, strategy: str) -> torch
     ``(N, widths[2], T', H', W')``; any other strategy trains the whole network, so ``x`` itself.
     Computing them once lets every run of a frozen strategy skip the frozen layers.
     """
+    if not isinstance(model, VideoResNet):
+        raise TypeError(f"model must be a VideoResNet, got {type(model).__name__}")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {list(STRATEGIES)}, got {strategy!r}")
+    check_tensor(x, "x", ndim=5, layout="(N, 3, T, H, W)")
     model.eval()
     if strategy not in ("linear probe", "last stage"):
         return x
@@ -147,10 +152,11 @@ def adapt(pretrained: VideoResNet, strategy: str, x: torch.Tensor, y: torch.Tens
     if not isinstance(y, torch.Tensor) or y.shape != x.shape[:1]:
         raise ValueError(f"y must be a tensor of {x.shape[0]} labels, got {getattr(y, 'shape', type(y).__name__)}")
     num_classes = check_positive_int(num_classes, "num_classes", minimum=2)
-    options = dict(num_classes=num_classes, steps=check_positive_int(steps, "steps"),
-                   batch_size=check_positive_int(batch_size, "batch_size"), lr=check_number(lr, "lr", minimum=0.0),
-                   backbone_lr_factor=check_number(backbone_lr_factor, "backbone_lr_factor", minimum=0.0),
-                   seed=check_int(seed, "seed", minimum=0))
+    options = {"num_classes": num_classes, "steps": check_positive_int(steps, "steps"),
+               "batch_size": check_positive_int(batch_size, "batch_size"),
+               "lr": check_number(lr, "lr", minimum=0.0),
+               "backbone_lr_factor": check_number(backbone_lr_factor, "backbone_lr_factor", minimum=0.0),
+               "seed": check_int(seed, "seed", minimum=0)}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # see transfer_experiment
     try:
@@ -163,6 +169,11 @@ def adapt(pretrained: VideoResNet, strategy: str, x: torch.Tensor, y: torch.Tens
 @torch.no_grad()
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Top-1 accuracy of ``model`` (put in eval mode) on inputs ``x`` with labels ``y``."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    check_tensor(x, "x")
+    if not isinstance(y, torch.Tensor) or y.shape != x.shape[:1]:
+        raise ValueError(f"y must be a tensor of {x.shape[0]} labels, got {getattr(y, 'shape', type(y).__name__)}")
     model.eval()
     return (model(x).argmax(dim=1) == y).float().mean().item()
 
