@@ -8,3 +8,21 @@
 
 Video files need PyAV (``pip install vidconv[video]``); it is imported only when a file is touched.
 """
+
+from vidconv.data.folder import VideoFolder
+from vidconv.data.sampling import (
+    dense_center_indices,
+    multi_clip_indices,
+    random_sparse_indices,
+    strided_indices,
+    uniform_indices,
+)
+from vidconv.data.synthetic import RotatingBlobs
+from vidconv.data.transforms import KineticsEval, KineticsTrain, center_crop, crop, normalize, resize
+from vidconv.data.video_io import VideoInfo, read_frames, read_video, video_info, write_video
+
+__all__ = [
+    "KineticsEval", "KineticsTrain", "RotatingBlobs", "VideoFolder", "VideoInfo", "center_crop", "crop",
+    "dense_center_indices", "multi_clip_indices", "normalize", "random_sparse_indices", "read_frames",
+    "read_video", "resize", "strided_indices", "uniform_indices", "video_info", "write_video",
+]

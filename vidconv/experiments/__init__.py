@@ -17,17 +17,17 @@ a :class:`~vidconv.table.Table` (and the data for its figure). Chapters call the
   time, clip memory, torchvision's video weights and their preprocessing.
 * :mod:`~vidconv.experiments.video_sampling` — frame-sampling strategies by name, short videos, coverage.
 * :mod:`~vidconv.experiments.video_pipeline` — a folder of real clips, DataLoader workers, where a step's time goes.
+* :mod:`~vidconv.experiments.transfer` — pretrain a miniature video ResNet, adapt it to a related task with
+  five strategies: label-efficiency curves (ch. 7).
 
 The video modules need PyAV (``vidconv[video]``); they are not imported here, so this package works without it.
 """
 
 from vidconv.experiments.c3d_depth import DEPTH_SETTINGS, MiniC3D, temporal_depth_experiment
+from vidconv.experiments.factorisation import eckart_young_error, factorisation_curve, fit_linear_2plus1d
 from vidconv.experiments.i3d_inflation import boring_clip, boring_clip_deviation, zero_time_padding
 from vidconv.experiments.i3d_init import INITS, ClipNet3d, FrameNet2d, inflation_init_experiment
 from vidconv.experiments.i3d_two_stream import STREAMS, StreamNet3d, frame_differences, two_stream_experiment
-from vidconv.experiments.factorisation import eckart_young_error, factorisation_curve, fit_linear_2plus1d
-from vidconv.experiments.placement import placement_experiment
-from vidconv.experiments.s3d_placement import HEAVINESS_SETTINGS, MiniS3D, heaviness_experiment
 from vidconv.experiments.per_frame_vs_temporal import (
     cnn_2plus1d,
     cnn_3d,
@@ -35,12 +35,24 @@ from vidconv.experiments.per_frame_vs_temporal import (
     temporal_vs_per_frame,
     temporal_vs_per_frame_curves,
 )
+from vidconv.experiments.placement import placement_experiment
 from vidconv.experiments.r2plus1d_vs_r3d import equal_parameter_experiment, matched_widths, miniature
+from vidconv.experiments.s3d_placement import HEAVINESS_SETTINGS, MiniS3D, heaviness_experiment
+from vidconv.experiments.transfer import STRATEGIES, transfer_experiment
 
-__all__ = ["DEPTH_SETTINGS", "HEAVINESS_SETTINGS", "MiniC3D", "MiniS3D", "heaviness_experiment",
-           "placement_experiment", "cnn_2plus1d", "cnn_3d", "per_frame_cnn", "temporal_depth_experiment",
-           "temporal_vs_per_frame", "temporal_vs_per_frame_curves"]
-__all__ += ["INITS", "STREAMS", "ClipNet3d", "FrameNet2d", "StreamNet3d", "boring_clip", "boring_clip_deviation",
-            "frame_differences", "inflation_init_experiment", "two_stream_experiment", "zero_time_padding"]
-__all__ += ["eckart_young_error", "equal_parameter_experiment", "factorisation_curve", "fit_linear_2plus1d",
-            "matched_widths", "miniature"]
+__all__ = [
+    # ch. 1-2: time as the only signal
+    "cnn_2plus1d", "cnn_3d", "per_frame_cnn", "temporal_vs_per_frame", "temporal_vs_per_frame_curves",
+    # ch. 3: C3D
+    "DEPTH_SETTINGS", "MiniC3D", "temporal_depth_experiment",
+    # ch. 4: I3D
+    "INITS", "STREAMS", "ClipNet3d", "FrameNet2d", "StreamNet3d", "boring_clip", "boring_clip_deviation",
+    "frame_differences", "inflation_init_experiment", "two_stream_experiment", "zero_time_padding",
+    # ch. 5: R(2+1)D
+    "eckart_young_error", "equal_parameter_experiment", "factorisation_curve", "fit_linear_2plus1d",
+    "matched_widths", "miniature",
+    # ch. 6: MC3 and S3D
+    "HEAVINESS_SETTINGS", "MiniS3D", "heaviness_experiment", "placement_experiment",
+    # ch. 7: transfer
+    "STRATEGIES", "transfer_experiment",
+]
