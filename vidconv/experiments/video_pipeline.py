@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -117,8 +118,8 @@ def loader_throughput(dataset: VideoFolder, *, batch_size: int = 4, workers: Seq
     for n in workers:
         check_nonnegative_int(n, "workers")
         loader = DataLoader(dataset, batch_size=batch_size, num_workers=n, persistent_workers=n > 0)
-        first, first_s = _timed(lambda: list(loader))
-        second, second_s = _timed(lambda: list(loader))
+        first, first_s = _timed(partial(list, loader))
+        second, second_s = _timed(partial(list, loader))
         clips = sum(len(b[1]) for b in second)
         rows.append({"workers": n, "clips": clips, "clip shape": str(tuple(second[0][0].shape[1:])),
                      "first pass s": round(first_s, 3), "first pass clips/s": round(clips / first_s, 1),
