@@ -131,7 +131,7 @@ def open_page(browser, url: str, base: str):
     page.on("response", lambda r: r.status >= 400 and not any(r.url.endswith(a) for a in ALLOWED_FAILED)
             and problems.append(f"HTTP {r.status}: {r.url}"))
     page.goto(url, wait_until="load")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("networkidle", timeout=90_000)  # a loaded 2-core CI runner can take > 30 s
     return page, problems
 
 
