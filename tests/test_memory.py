@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
+from vidconv.experiments.r2plus1d_vs_r3d import miniature
 from vidconv.memory import OUTSIDE, saved_tensor_memory
 from vidconv.models.resnet import BasicBlock
-from vidconv.experiments.r2plus1d_vs_r3d import miniature
 from vidconv.training import enable_checkpointing
 
 
@@ -86,6 +86,5 @@ def test_bad_input():
         saved_tensor_memory("net", torch.randn(1, 3))
     with pytest.raises(TypeError, match="x must be a torch.Tensor"):
         saved_tensor_memory(nn.Linear(3, 3), [1, 2, 3])
-    with pytest.raises(RuntimeError, match="no_grad"):
-        with torch.no_grad():
-            saved_tensor_memory(nn.Linear(3, 3), torch.randn(1, 3))
+    with pytest.raises(RuntimeError, match="no_grad"), torch.no_grad():
+        saved_tensor_memory(nn.Linear(3, 3), torch.randn(1, 3))

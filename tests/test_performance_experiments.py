@@ -4,8 +4,14 @@ import pytest
 import torch
 from torch import nn
 
-from vidconv.experiments.performance import (conv_intensity, grouped_vs_dense, matmul_throughput, memory_scaling,
-                                              recipe_grid, seed_estimate_bytes)
+from vidconv.experiments.performance import (
+    conv_intensity,
+    grouped_vs_dense,
+    matmul_throughput,
+    memory_scaling,
+    recipe_grid,
+    seed_estimate_bytes,
+)
 from vidconv.experiments.r2plus1d_vs_r3d import miniature
 from vidconv.models.resnet import BasicBlock
 

@@ -7,8 +7,8 @@ live until ``backward()`` frees them; for 3D CNNs they, not the parameters, are 
 every saved tensor passes through a "pack" hook, and the bytes of its *storage* are summed once
 per storage (a tensor saved twice — a ReLU's output is also the next convolution's input — or a
 view of another saved tensor costs nothing more). Parameters and buffers (a batch norm's running
-statistics) are left out: they are in memory whether or not a step trains. Each storage is charged to the innermost module running when it was
-first saved.
+statistics) are left out: they are in memory whether or not a step trains. Each storage is charged
+to the innermost module running when it was first saved.
 
 It works on any device, ``meta`` included (shapes and dtypes without memory or arithmetic), so the
 full-size networks can be counted on a laptop.

@@ -19,6 +19,7 @@ import copy
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import torch
 from torch import nn
@@ -104,6 +105,19 @@ def _recipe(name: str, model: nn.Module, x: torch.Tensor, block_types: tuple[typ
     return model, x, bf16
 
 
+def _training_step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, labels: torch.Tensor,
+                   bf16: bool) -> None:
+    opt.zero_grad(set_to_none=True)
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        loss = nn.functional.cross_entropy(model(x), labels)
+    loss.backward()
+    opt.step()
+
+
+def _forward_backward(module: nn.Module, x: torch.Tensor) -> None:
+    module(x).sum().backward()
+
+
 def recipe_grid(build: Callable[[], nn.Module], shape: Sequence[int], *, device: torch.device | str,
                 recipes: Sequence[str] = RECIPES[:4], block_types: tuple[type[nn.Module], ...] = (),
                 repeats: int = 3, num_classes: int | None = None) -> Table:
@@ -134,13 +148,7 @@ def recipe_grid(build: Callable[[], nn.Module], shape: Sequence[int], *, device:
         torch.backends.cudnn.benchmark = name == "cudnn.benchmark" or bench
         step_model = torch.compile(model) if "compile" in name else model
         opt = torch.optim.SGD(model.parameters(), lr=0.01)
-
-        def step():
-            opt.zero_grad(set_to_none=True)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                loss = nn.functional.cross_entropy(step_model(x), labels)
-            loss.backward()
-            opt.step()
+        step = partial(_training_step, step_model, opt, x, labels, bf16)
 
         try:
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -180,7 +188,7 @@ def grouped_vs_dense(channels: int, shape: Sequence[int], *, device: torch.devic
             flops = count_flops(conv, (b, channels, t, h, w))
             conv = conv.to(device).to(memory_format=fmt)
             x = torch.randn(b, channels, t, h, w, device=device).contiguous(memory_format=fmt).requires_grad_()
-            sec = median_seconds(lambda: conv(x).sum().backward(), device, repeats=repeats)
+            sec = median_seconds(partial(_forward_backward, conv, x), device, repeats=repeats)
             rows.append({"layout": layout, "conv": name, "forward MFLOPs": round(flops / 1e6, 3),
                          "ms fwd+bwd": round(1e3 * sec, 3)})
     dense = {r["layout"]: r for r in rows if r["conv"] == "dense 3x3x3"}
