@@ -74,3 +74,14 @@ def test_bad_input():
         conv_intensity("r3d", (1, 3, 8, 32, 32))
     with pytest.raises(TypeError, match="channels must be an int"):
         grouped_vs_dense(8.0, (1, 4, 6, 6), device="cpu")
+
+
+def test_gpu_recipes_help_documents_the_script():
+    import pathlib
+    import subprocess
+    import sys
+
+    script = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_recipes.py"
+    out = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, check=True).stdout
+    for word in ("JSON", "--out", "--recipes", "MFU", "fp32 eager"):
+        assert word in out
