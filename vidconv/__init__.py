@@ -7,6 +7,7 @@ from vidconv.blocks import Conv2Plus1d, PerFrameConv2d, midplanes_for_2plus1d
 from vidconv.conv import conv3d, conv_output_size
 from vidconv.counting import count_flops, count_macs, count_parameters
 from vidconv.device import default_device
+from vidconv.memory import SavedMemory, saved_tensor_memory
 from vidconv.model_summary import ModelSummary, summary
 from vidconv.receptive_field import (
     AxisLayer,
@@ -28,6 +29,7 @@ __all__ = [
     "MeasuredField",
     "ModelSummary",
     "PerFrameConv2d",
+    "SavedMemory",
     "conv3d",
     "conv_output_size",
     "count_flops",
@@ -41,6 +43,7 @@ __all__ = [
     "midplanes_for_2plus1d",
     "receptive_field",
     "receptive_field_table",
+    "saved_tensor_memory",
     "summary",
     "temporal_stack",
 ]

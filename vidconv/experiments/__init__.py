@@ -19,6 +19,8 @@ a :class:`~vidconv.table.Table` (and the data for its figure). Chapters call the
 * :mod:`~vidconv.experiments.video_pipeline` — a folder of real clips, DataLoader workers, where a step's time goes.
 * :mod:`~vidconv.experiments.transfer` — pretrain a miniature video ResNet, adapt it to a related task with
   five strategies: label-efficiency curves (ch. 7).
+* :mod:`~vidconv.experiments.performance` — saved-for-backward memory against clip shape, training-step
+  recipes (bf16, channels_last_3d, checkpointing, compile), grouped vs dense convolutions, roofline (ch. 8).
 
 The video modules need PyAV (``vidconv[video]``); they are not imported here, so this package works without it.
 """
@@ -35,6 +37,7 @@ from vidconv.experiments.per_frame_vs_temporal import (
     temporal_vs_per_frame,
     temporal_vs_per_frame_curves,
 )
+from vidconv.experiments.performance import RECIPES, grouped_vs_dense, memory_scaling, recipe_grid
 from vidconv.experiments.placement import placement_experiment
 from vidconv.experiments.r2plus1d_vs_r3d import equal_parameter_experiment, matched_widths, miniature
 from vidconv.experiments.s3d_placement import HEAVINESS_SETTINGS, MiniS3D, heaviness_experiment
@@ -55,4 +58,6 @@ __all__ = [
     "HEAVINESS_SETTINGS", "MiniS3D", "heaviness_experiment", "placement_experiment",
     # ch. 7: transfer
     "STRATEGIES", "transfer_experiment",
+    # ch. 8: performance
+    "RECIPES", "grouped_vs_dense", "memory_scaling", "recipe_grid",
 ]
