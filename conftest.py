@@ -7,14 +7,33 @@ A notebook that takes longer than NOTEBOOK_BUDGET_S on this machine fails the ru
 from __future__ import annotations
 
 import collections
+import os
 
 import pytest
 
 NOTEBOOK_BUDGET_S = 60.0
 
+# Debian's Chromium, driven by Playwright (never `playwright install`: it downloads a browser).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
 _notebook_seconds: dict[str, float] = collections.defaultdict(float)
 _site: dict = {"pages": [], "figures": 0}
 _live: dict = {"chapters": [], "explorers": [], "seconds": 0.0, "frames": 0, "frames_without_figure": 0}
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the site test and the live JupyterLab test."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
 
 
 @pytest.fixture(scope="session")

@@ -55,19 +55,11 @@ def temporal_groups(member: str) -> tuple[bool, bool, bool, bool, bool]:
     return tuple(not g for g in groups) if member.startswith("r") else groups  # type: ignore[return-value]
 
 
-class FrameStem(nn.Sequential):
-    """f-R2D's and rMCx's stem: a 1x7x7 conv (each frame alone) that halves height and width, BN, ReLU.
-
-    Laid out like :class:`~vidconv.models.resnet.BasicStem` (children ``0``, ``1``, ``2``).
-    """
+class FrameStem(BasicStem):
+    """f-R2D's and rMCx's stem: :class:`~vidconv.models.resnet.BasicStem` with a 1x7x7 conv (each frame alone)."""
 
     def __init__(self, out_channels: int = 64) -> None:
-        check_positive_int(out_channels, "out_channels")
-        super().__init__(
-            nn.Conv3d(3, out_channels, (1, 7, 7), stride=(1, 2, 2), padding=(0, 3, 3), bias=False),
-            nn.BatchNorm3d(out_channels),
-            nn.ReLU(inplace=True),
-        )
+        super().__init__(out_channels, temporal_kernel_size=1)
 
 
 class StackedFramesStem(nn.Sequential):

@@ -82,12 +82,18 @@ class Bottleneck(nn.Module):
 
 
 class BasicStem(nn.Sequential):
-    """R3D/MC3 stem: a 3x7x7 conv that halves height and width, batch norm, ReLU."""
+    """R3D/MC3 stem: a 3x7x7 conv that halves height and width, batch norm, ReLU.
 
-    def __init__(self, out_channels: int = 64) -> None:
+    ``temporal_kernel_size`` (odd, time kept) is 3 as released; 1 filters each frame alone.
+    """
+
+    def __init__(self, out_channels: int = 64, *, temporal_kernel_size: int = 3) -> None:
         check_positive_int(out_channels, "out_channels")
+        k_t = check_positive_int(temporal_kernel_size, "temporal_kernel_size")
+        if k_t % 2 == 0:
+            raise ValueError(f"temporal_kernel_size must be odd so that T is kept, got {k_t}")
         super().__init__(
-            nn.Conv3d(3, out_channels, (3, 7, 7), stride=(1, 2, 2), padding=(1, 3, 3), bias=False),
+            nn.Conv3d(3, out_channels, (k_t, 7, 7), stride=(1, 2, 2), padding=(k_t // 2, 3, 3), bias=False),
             nn.BatchNorm3d(out_channels),
             nn.ReLU(inplace=True),
         )
