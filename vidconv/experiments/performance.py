@@ -24,7 +24,7 @@ from functools import partial
 import torch
 from torch import nn
 
-from vidconv._checks import check_device, check_positive_int, check_shape
+from vidconv._checks import check_device, check_nonnegative_int, check_positive_int, check_shape
 from vidconv.counting import count_flops
 from vidconv.memory import saved_tensor_memory
 from vidconv.table import Table
@@ -81,6 +81,7 @@ def _sync(device: torch.device) -> None:
 def median_seconds(fn: Callable[[], object], device: torch.device, *, repeats: int = 5, warmup: int = 1) -> float:
     """Median wall time of ``fn()`` over ``repeats`` calls after ``warmup`` calls (synchronised on CUDA)."""
     repeats = check_positive_int(repeats, "repeats")
+    warmup = check_nonnegative_int(warmup, "warmup")
     for _ in range(warmup):
         fn()
     times = []
@@ -141,31 +142,43 @@ def recipe_grid(build: Callable[[], nn.Module], shape: Sequence[int], *, device:
             num_classes = copy.deepcopy(base)(x0).shape[1]
     classes = check_positive_int(num_classes, "num_classes")
     labels = torch.randint(classes, (shape[0],), generator=torch.Generator().manual_seed(1)).to(device)
-    rows = []
-    bench = torch.backends.cudnn.benchmark
-    for name in recipes:
-        model, x, bf16 = _recipe(name, copy.deepcopy(base).to(device), x0.to(device), block_types)
-        torch.backends.cudnn.benchmark = name == "cudnn.benchmark" or bench
-        step_model = torch.compile(model) if "compile" in name else model
-        opt = torch.optim.SGD(model.parameters(), lr=0.01)
-        step = partial(_training_step, step_model, opt, x, labels, bf16)
-
-        try:
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                saved = saved_tensor_memory(model, x, per_layer=False).total
-            if device.type == "cuda":
-                torch.cuda.reset_peak_memory_stats(device)
-            seconds = median_seconds(step, device, repeats=repeats, warmup=2 if "compile" in name else 1)
-            peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
-        finally:
-            torch.backends.cudnn.benchmark = bench
-        rows.append({"recipe": name, "saved MiB": round(saved / 2**20, 2),
-                     "peak MiB": None if peak is None else round(peak, 1), "ms / step": round(1e3 * seconds, 2),
-                     "clips / s": round(shape[0] / seconds, 2)})
+    rows = [_recipe_row(name, build_state=(base, x0, labels), device=device, shape=shape,
+                        block_types=block_types, repeats=repeats) for name in recipes]
     for r in rows:
         r["speed-up"] = round(rows[0]["ms / step"] / r["ms / step"], 2)
         r["memory ratio"] = round(r["saved MiB"] / rows[0]["saved MiB"], 3)
     return Table(rows)
+
+
+def _recipe_row(name: str, *, build_state: tuple[nn.Module, torch.Tensor, torch.Tensor], device: torch.device,
+                shape: Sequence[int], block_types: tuple[type[nn.Module], ...], repeats: int) -> dict:
+    """Measure one recipe. Its model, optimiser and batch live only in this call, so nothing of one
+    recipe is still allocated while the next is measured; the peak is that of the timed steady-state
+    steps (after the warm-up, which for torch.compile includes compilation and autotuning)."""
+    base, x0, labels = build_state
+    model, x, bf16 = _recipe(name, copy.deepcopy(base).to(device), x0.to(device), block_types)
+    bench = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = name == "cudnn.benchmark" or bench
+    step_model = torch.compile(model) if "compile" in name else model
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    step = partial(_training_step, step_model, opt, x, labels, bf16)
+    try:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            saved = saved_tensor_memory(model, x, per_layer=False).total
+        for _ in range(2 if "compile" in name else 1):
+            step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+            torch.cuda.reset_peak_memory_stats(device)
+        seconds = median_seconds(step, device, repeats=repeats, warmup=0)
+        peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+    finally:
+        torch.backends.cudnn.benchmark = bench
+        if "compile" in name:
+            torch.compiler.reset()  # compiled code holds the model: free it before the next recipe
+    return {"recipe": name, "saved MiB": round(saved / 2**20, 2),
+            "peak MiB": None if peak is None else round(peak, 1), "ms / step": round(1e3 * seconds, 2),
+            "clips / s": round(shape[0] / seconds, 2)}
 
 
 def grouped_vs_dense(channels: int, shape: Sequence[int], *, device: torch.device | str, repeats: int = 5) -> Table:
