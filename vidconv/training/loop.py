@@ -116,11 +116,11 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
         raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
     check_bool(amp, "amp")
     check_bool(progress, "progress")
+    if (ddp.launched() or ddp.is_distributed()) and not isinstance(model, DistributedDataParallel):
+        raise ValueError("under torchrun the model must be wrapped in DistributedDataParallel, or the processes "
+                         "never average their gradients and train apart: "
+                         "`model, device = vidconv.training.distributed(model)` (fit does it)")
     if ddp.is_distributed():
-        if not isinstance(model, DistributedDataParallel):
-            raise ValueError(f"under torchrun ({ddp.world_size()} processes) the model must be wrapped in "
-                             "DistributedDataParallel, or its gradients are never averaged: "
-                             "`model, device = vidconv.training.distributed(model)` (fit does it)")
         ddp.check_sharded(loader, "loader", train=True)
         ddp.all_equal(len(loader), "the number of training batches")
     model.train()
