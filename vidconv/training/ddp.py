@@ -66,24 +66,31 @@ def _env_int(name: str) -> int:
         raise ValueError(f"environment variable {name} must be an integer, got {value!r}") from None
 
 
-def init(device: torch.device | str | None = None) -> torch.device:
-    """Join the process group that torchrun describes and return this process's device.
+def _missing_env() -> RuntimeError:
+    missing = [name for name in TORCHRUN_ENV if name not in os.environ]
+    return RuntimeError(f"distributed training needs the environment variables {list(TORCHRUN_ENV)} that torchrun "
+                        f"sets; {missing} missing. Start the script with `torchrun --nproc_per_node=N script.py` "
+                        "(or `python -m torch.distributed.run ...`), or call fit from a single process without "
+                        "RANK/WORLD_SIZE in the environment.")
 
-    On CUDA the device is ``cuda:LOCAL_RANK`` (one GPU per process) and the backend NCCL; on the CPU
-    the backend is gloo. Joining twice is harmless.
+
+def init(device: torch.device | str | None = None) -> torch.device:
+    """Join the process group that torchrun describes, if torchrun started this process; return its device.
+
+    Under torchrun: on CUDA the device is ``cuda:LOCAL_RANK`` (one GPU per process) and the backend
+    NCCL; on the CPU the backend is gloo. In a single process: just the checked ``device``. Joining
+    twice is harmless, so a script that calls it first runs unchanged in one process or many.
     """
     if is_distributed():
         if dist.get_backend() == "nccl":
             return torch.device("cuda", torch.cuda.current_device())
         return torch.device("cpu")
-    missing = [name for name in TORCHRUN_ENV if name not in os.environ]
-    if missing:
-        raise RuntimeError(f"distributed training needs the environment variables {list(TORCHRUN_ENV)} that torchrun "
-                           f"sets; {missing} missing. Start the script with `torchrun --nproc_per_node=N script.py` "
-                           "(or `python -m torch.distributed.run ...`), or call fit from a single process without "
-                           "RANK/WORLD_SIZE in the environment.")
+    if not launched():
+        return check_device(device)
+    if any(name not in os.environ for name in TORCHRUN_ENV):
+        raise _missing_env()
     local_rank = _env_int("LOCAL_RANK")
-    device = check_device(device)
+    device = check_device(device if device is not None else "cuda" if torch.cuda.is_available() else "cpu")
     if device.type not in ("cuda", "cpu"):
         raise ValueError(f"distributed training runs on CUDA GPUs (NCCL) or the CPU (gloo), got device {str(device)!r}")
     if device.type == "cuda":
@@ -119,6 +126,8 @@ def distributed(model: nn.Module, device: torch.device | str | None = None, *,
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     check_bool(sync_batchnorm, "sync_batchnorm")
+    if not (launched() or is_distributed()):
+        raise _missing_env()
     device = init(device)
     if isinstance(model, DistributedDataParallel):
         return model, device

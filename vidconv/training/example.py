@@ -64,10 +64,9 @@ def run(*, train_clips: int = 64, val_clips: int = 32, batch_size: int = 16, epo
         checkpoint: str | os.PathLike | None = None, progress: bool = True) -> tuple[nn.Module, list[dict]]:
     """Build the model, the data and SGD from ``seed`` and ``fit``; returns the (plain) model and the history.
 
-    Under torchrun it joins the process group first, because the loaders need to know the rank.
+    It joins torchrun's process group first (when torchrun started it), because the loaders need the rank.
     """
-    if ddp.launched():
-        device = ddp.init(device)
+    device = ddp.init(device)
     torch.manual_seed(seed)  # the same initial weights in every process (DDP also copies rank 0's)
     model = tiny_video_net(width=width)
     train = RotatingBlobs(train_clips, seed=seed)
