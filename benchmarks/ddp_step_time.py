@@ -7,7 +7,8 @@ skipped (DDP's no_sync), clips/s, and the speed-up and scaling efficiency agains
 the same invocation. Writes a JSON with the device, torch/CUDA versions, the UTC date and every number.
 
 On a GPU machine the default is R(2+1)D-18 on 8 clips of 16x112x112 per GPU, for 1, 2, 4, ... up to
-every GPU; on a CPU the Chapter 8 miniature R(2+1)D on 4 clips of 8x32x32, for 1 and 2 processes.
+every GPU; on a CPU Chapter 8's small 3D CNN (vidconv.training.example.tiny_video_net, 32 channels) on
+4 clips of 8x32x32, for 1 and 2 processes.
 
     python benchmarks/ddp_step_time.py --out result.json
     python benchmarks/ddp_step_time.py --nproc 1 2 4 8 --out result.json
@@ -22,8 +23,8 @@ import platform
 
 import torch
 
-from vidconv.experiments.r2plus1d_vs_r3d import miniature
 from vidconv.models import r2plus1d_18
+from vidconv.training.example import tiny_video_net
 from vidconv.training.scaling import ddp_step_time
 
 
@@ -56,8 +57,8 @@ def main() -> None:
     s = args.size or (112 if cuda else 32)
     if cuda:
         build, model_name = r2plus1d_18, "r2plus1d_18"
-    else:  # a partial of a module-level function: each spawned process can rebuild it
-        build, model_name = functools.partial(miniature, "R(2+1)D", (4, 8, 16, 32)), "R(2+1)D miniature (4, 8, 16, 32)"
+    else:  # a partial of a module-level function: each spawned process can rebuild it (Chapter 8's CPU run)
+        build, model_name = functools.partial(tiny_video_net, 4, 32), "tiny_video_net(4, width=32)"
     shape = (b, 3, t, s, s)
     table = ddp_step_time(build, shape, nprocs=nprocs, device="cuda" if cuda else "cpu", steps=args.steps)
     result = {

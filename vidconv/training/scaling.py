@@ -36,22 +36,25 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _time_steps(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, device: torch.device,
-                steps: int, warmup: int, sync_gradients: bool) -> list[float]:
-    times = []
+def _time_steps(model: DistributedDataParallel, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+                device: torch.device, steps: int, warmup: int) -> dict[bool, list[float]]:
+    """Seconds per step with and without the gradient all-reduce, alternating step by step so that a
+    change in the machine's load during the measurement touches both alike."""
+    times: dict[bool, list[float]] = {True: [], False: []}
     for i in range(warmup + steps):
-        _sync(device)
-        start = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        if sync_gradients:
-            F.cross_entropy(model(x), y).backward()  # DDP all-reduces gradient buckets during backward
-        else:
-            with model.no_sync():  # gradients stay local: the step without communication
-                F.cross_entropy(model(x), y).backward()
-        opt.step()
-        _sync(device)
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
+        for sync_gradients in (True, False):
+            _sync(device)
+            start = time.perf_counter()
+            opt.zero_grad(set_to_none=True)
+            if sync_gradients:
+                F.cross_entropy(model(x), y).backward()  # DDP all-reduces gradient buckets during backward
+            else:
+                with model.no_sync():  # gradients stay local: the step without communication
+                    F.cross_entropy(model(x), y).backward()
+            opt.step()
+            _sync(device)
+            if i >= warmup:
+                times[sync_gradients].append(time.perf_counter() - start)
     return times
 
 
@@ -67,9 +70,8 @@ def _measure(rank: int, group: dist.ProcessGroup, build: Callable[[], nn.Module]
         classes = model.module(x[:1]).shape[1]
     y = torch.randint(0, classes, (shape[0],), generator=gen).to(device)
     timed = {}
-    for sync_gradients in (True, False):
-        times = torch.tensor(_time_steps(model, opt, x, y, device, steps, warmup, sync_gradients),
-                             dtype=torch.float64, device=device)
+    for sync_gradients, seconds in _time_steps(model, opt, x, y, device, steps, warmup).items():
+        times = torch.tensor(seconds, dtype=torch.float64, device=device)
         dist.all_reduce(times, op=dist.ReduceOp.MAX, group=group)  # a step lasts until its slowest process is done
         timed[sync_gradients] = statistics.median(times.tolist())
     grad_bytes = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
