@@ -404,6 +404,9 @@ DISTRIBUTED = [
      RuntimeError, r"\['LOCAL_RANK'\] missing.*torchrun --nproc_per_node"),
     ("LOCAL_RANK not a number", lambda _: _fit_under_torchrun(_loader([0, 1]), LOCAL_RANK="a"), ValueError,
      "LOCAL_RANK must be an integer, got 'a'"),
+    ("evaluate under torchrun, a list of batches", lambda _: _under_torchrun(lambda: ddp.init("cpu") and evaluate(
+        _net(), [(torch.rand(2, 3, 2, 4, 4), torch.tensor([0, 1]))], device="cpu")), TypeError,
+     r"loader: under torchrun .* through a DataLoader with sampler=DistributedSampler\(dataset\) or ShardSampler"),
     ("global batch 7 over 2 processes", lambda _: _with_world(2, lambda: distributed_loader(
         TensorDataset(torch.zeros(8)), 7, train=True)), ValueError, "batch_size .* must be divisible by 2; got 7"),
     ("loader given its own sampler", lambda _: distributed_loader(TensorDataset(torch.zeros(8)), 4, train=True,

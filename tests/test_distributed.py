@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+from itertools import chain
 from pathlib import Path
 
 import pytest
@@ -91,9 +92,10 @@ def test_shards_of_a_global_batch_are_the_one_process_batch():
     for n in (2, 4):
         ranks = [[b[0].tolist() for b in DataLoader(data, batch_size=8 // n, sampler=DistributedSampler(
             data, num_replicas=n, rank=r, seed=5))] for r in range(n)]
-        assert [sorted(sum((ranks[r][s] for r in range(n)), [])) for s in range(len(one))] == [sorted(b) for b in one]
+        joined = [sorted(chain.from_iterable(ranks[r][s] for r in range(n))) for s in range(len(one))]
+        assert joined == [sorted(b) for b in one]
     shards = [list(ShardSampler(range(11), 3, r)) for r in range(3)]
-    assert sorted(sum(shards, [])) == list(range(11)) and [len(s) for s in shards] == [4, 4, 3]  # no padding
+    assert sorted(chain.from_iterable(shards)) == list(range(11)) and [len(s) for s in shards] == [4, 4, 3]  # no padding
 
 
 def test_fit_sets_the_sampler_epoch_and_checkpoints_in_one_process(tmp_path):

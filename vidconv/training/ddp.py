@@ -267,13 +267,15 @@ def check_sharded(loader: object, name: str, *, train: bool) -> None:
         return
     sampler = getattr(loader, "sampler", None)
     allowed = (DistributedSampler,) if train else (DistributedSampler, ShardSampler)
-    if not isinstance(loader, DataLoader) or not isinstance(sampler, allowed):
-        got = f"a DataLoader with sampler {type(sampler).__name__}" if isinstance(loader, DataLoader) else \
-            type(loader).__name__
+    how = ("a DataLoader with sampler=DistributedSampler(dataset)" + ("" if train else " or ShardSampler(dataset)")
+           + " (vidconv.training.ddp.distributed_loader builds one)")
+    if not isinstance(loader, DataLoader):
+        raise TypeError(f"{name}: under torchrun ({world_size()} processes) each process must read its own share of "
+                        f"the data, through {how}; got {type(loader).__name__}")
+    if not isinstance(sampler, allowed):
         raise ValueError(f"{name}: under torchrun ({world_size()} processes) each process must read its own share of "
-                         f"the data, through a DataLoader with sampler=DistributedSampler(dataset)"
-                         f"{'' if train else ' or ShardSampler(dataset)'} (vidconv.training.distributed_loader builds "
-                         f"one); got {got}, so every process would read the whole dataset")
+                         f"the data, through {how}; got a DataLoader with sampler {type(sampler).__name__}, so every "
+                         "process would read the whole dataset")
     if sampler.num_replicas != world_size() or sampler.rank != rank():
         raise ValueError(f"{name}: the sampler splits the data for rank {sampler.rank} of {sampler.num_replicas}, "
                          f"but this process is rank {rank()} of {world_size()}")
