@@ -8,6 +8,10 @@ After the tables: the behaviour that the fixes restored (results, not just error
 
 from __future__ import annotations
 
+import os
+import socket
+from unittest import mock
+
 import numpy as np
 import pytest
 import torch
@@ -33,6 +37,8 @@ from vidconv.temporal.streaming import StreamingInference
 from vidconv.temporal.thick_present import (CausalPool3d, CausalResidual, PhenomenologicalConv3D,
                                             ThickPresentConvolution, temporal_extent)
 from vidconv.training import enable_checkpointing, evaluate, fit, param_groups, topk_correct, train_one_epoch
+from vidconv.training import ShardSampler, ddp, distributed, distributed_loader
+from vidconv.training.scaling import ddp_step_time
 
 CLIP = torch.rand(3, 4, 8, 8)  # (C, T, H, W) in [0, 1]
 X = torch.zeros(1, 4, 5, 5, 5)  # (B, C, T, H, W)
@@ -361,6 +367,73 @@ def test_training(row, tmp_path):
     run_row(row, tmp_path)
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _under_torchrun(call, **env):
+    """``call()`` in a process that torchrun might have started: a gloo group of one process."""
+    env = {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1",
+           "MASTER_PORT": str(_free_port()), **env}
+    with mock.patch.dict(os.environ, {k: v for k, v in env.items() if v is not None}):
+        for k in [k for k, v in env.items() if v is None]:
+            os.environ.pop(k, None)
+        try:
+            return call()
+        finally:
+            ddp.shutdown()
+
+
+def _fit_under_torchrun(loader, **env):
+    model = _net()
+    return _under_torchrun(lambda: fit(model, loader, epochs=1, optimizer=_sgd(model), device="cpu",
+                                       progress=False), **env)
+
+
+def _with_world(n, call):
+    with mock.patch.object(ddp, "world_size", return_value=n):
+        return call()
+
+
+DISTRIBUTED = [
+    ("fit under torchrun, sampler not distributed", lambda _: _fit_under_torchrun(_loader([0, 1])), ValueError,
+     r"loader: under torchrun \(1 processes\) each process must read its own share.*sampler SequentialSampler"),
+    ("fit under torchrun, LOCAL_RANK missing", lambda _: _fit_under_torchrun(_loader([0, 1]), LOCAL_RANK=None),
+     RuntimeError, r"\['LOCAL_RANK'\] missing.*torchrun --nproc_per_node"),
+    ("LOCAL_RANK not a number", lambda _: _fit_under_torchrun(_loader([0, 1]), LOCAL_RANK="a"), ValueError,
+     "LOCAL_RANK must be an integer, got 'a'"),
+    ("evaluate under torchrun, a list of batches", lambda _: _under_torchrun(lambda: ddp.init("cpu") and evaluate(
+        _net(), [(torch.rand(2, 3, 2, 4, 4), torch.tensor([0, 1]))], device="cpu")), TypeError,
+     r"loader: under torchrun .* through a DataLoader with sampler=DistributedSampler\(dataset\) or ShardSampler"),
+    ("global batch 7 over 2 processes", lambda _: _with_world(2, lambda: distributed_loader(
+        TensorDataset(torch.zeros(8)), 7, train=True)), ValueError, "batch_size .* must be divisible by 2; got 7"),
+    ("loader given its own sampler", lambda _: distributed_loader(TensorDataset(torch.zeros(8)), 4, train=True,
+                                                                  sampler=None), TypeError, "chooses sampler itself"),
+    ("train_one_epoch under torchrun, model not DDP", lambda _: _under_torchrun(
+        lambda: train_one_epoch(_net(), _loader([0, 1]), _sgd(_net()), device="cpu", progress=False)), ValueError,
+     r"must be wrapped in DistributedDataParallel.*vidconv.training.distributed\(model\)"),
+    ("sync_batchnorm on the CPU", lambda _: _under_torchrun(lambda: distributed(_net(), "cpu", sync_batchnorm=True)),
+     ValueError, "sync_batchnorm=True needs CUDA"),
+    ("shard rank 2 of 2", lambda _: ShardSampler(range(4), 2, 2), ValueError, "rank must be < num_replicas=2"),
+    ("fit checkpoint 3", lambda _: fit(_net(), _loader([0, 1]), epochs=1, optimizer=_sgd(_net()), device="cpu",
+                                       checkpoint=3), TypeError, "checkpoint must be a file path"),
+    ("step time nprocs (2, 1)", lambda _: ddp_step_time(_net, (2, 3, 2, 4, 4), nprocs=(2, 1)), ValueError,
+     "nprocs must start with 1"),
+    ("step time on 99 cores", lambda _: ddp_step_time(_net, (2, 3, 2, 4, 4), nprocs=(1, 99)), ValueError,
+     "asks for 99 processes but this machine has"),
+    ("step time shape 4-D", lambda _: ddp_step_time(_net, (2, 3, 4, 4)), ValueError, "shape must have 5 entries"),
+]
+
+
+@pytest.mark.parametrize("row", DISTRIBUTED, ids=ids(DISTRIBUTED))
+def test_distributed(row, tmp_path):
+    run_row(row, tmp_path)
+
+
+
+
 # ----------------------------------------------------------------------------- thick present
 
 THICK_PRESENT = [
@@ -490,6 +563,7 @@ def test_experiments(row, tmp_path):
 FAMILIES = {"conv": CONV, "receptive fields": RECEPTIVE_FIELDS, "counting": COUNTING, "models": MODELS,
             "blocks": BLOCKS, "sampling": SAMPLING, "transforms": TRANSFORMS, "video files": VIDEO_FILES,
             "folder dataset": FOLDER, "synthetic data": SYNTHETIC, "training": TRAINING,
+            "distributed training": DISTRIBUTED,
             "thick present": THICK_PRESENT, "streaming": STREAMING, "relevance": RELEVANCE, "widgets": WIDGETS,
             "experiments": EXPERIMENTS}
 
