@@ -162,6 +162,7 @@ def _recipe_row(name: str, *, build_state: tuple[nn.Module, torch.Tensor, torch.
     step_model = torch.compile(model) if "compile" in name else model
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     step = partial(_training_step, step_model, opt, x, labels, bf16)
+    resident = peak = None
     try:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             saved = saved_tensor_memory(model, x, per_layer=False).total
@@ -170,15 +171,19 @@ def _recipe_row(name: str, *, build_state: tuple[nn.Module, torch.Tensor, torch.
         if device.type == "cuda":
             torch.cuda.synchronize(device)
             torch.cuda.reset_peak_memory_stats(device)
+            resident = torch.cuda.memory_allocated(device) / 2**20  # weights, gradients, batch, workspaces
         seconds = median_seconds(step, device, repeats=repeats, warmup=0)
         peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
     finally:
         torch.backends.cudnn.benchmark = bench
         if "compile" in name:
             torch.compiler.reset()  # compiled code holds the model: free it before the next recipe
-    return {"recipe": name, "saved MiB": round(saved / 2**20, 2),
-            "peak MiB": None if peak is None else round(peak, 1), "ms / step": round(1e3 * seconds, 2),
-            "clips / s": round(shape[0] / seconds, 2)}
+    row = {"recipe": name, "saved MiB": round(saved / 2**20, 2)}
+    if device.type == "cuda":  # allocated before a step, and the most allocated during one
+        row |= {"resident MiB": round(resident, 1), "peak MiB": round(peak, 1)}
+    else:
+        row["peak MiB"] = None
+    return row | {"ms / step": round(1e3 * seconds, 2), "clips / s": round(shape[0] / seconds, 2)}
 
 
 def grouped_vs_dense(channels: int, shape: Sequence[int], *, device: torch.device | str, repeats: int = 5) -> Table:
