@@ -121,3 +121,27 @@ def test_fit_sets_the_sampler_epoch_and_checkpoints_in_one_process(tmp_path):
     state = torch.load(tmp_path / "c.pt", weights_only=True)
     assert state["epoch"] == 2 and os.listdir(tmp_path) == ["c.pt"]
     torch.testing.assert_close(state["model"]["6.weight"], model[6].weight.detach())
+
+
+def test_step_time_table_reports_every_process_count_against_one():
+    # Structure, not speed (timings belong to benchmarks/): two spawned gloo processes, one step each.
+    from functools import partial
+
+    from vidconv.training.scaling import ddp_step_time
+
+    table = ddp_step_time(partial(tiny_video_net, 4, 4), (2, 3, 7, 16, 16), nprocs=(1, 2), steps=1, warmup=0)
+    assert [r["processes"] for r in table.rows] == [1, 2] and [r["clips / step"] for r in table.rows] == [2, 4]
+    grad_mib = sum(p.numel() * 4 for p in tiny_video_net(4, 4).parameters()) / 2**20
+    assert all(r["gradient MiB"] == round(grad_mib, 3) for r in table.rows)
+    assert table.rows[0]["speed-up"] == 1 and all(r["ms / step"] > 0 for r in table.rows)
+    row = table.rows[1]
+    assert row["speed-up"] == pytest.approx(row["clips / s"] / table.rows[0]["clips / s"], abs=0.01)
+
+
+def test_benchmark_script_documents_its_json_and_process_counts():
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, str(root / "benchmarks" / "ddp_step_time.py"), "--help"],
+                         capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(root)})
+    assert out.returncode == 0, out.stderr
+    assert "--out" in out.stdout and "--nproc" in out.stdout and "JSON" in out.stdout
