@@ -76,8 +76,8 @@ def test_paper_figures():
     # The 224 x 224 training crop costs (224/256)^2 of that: 50.31 GMACs.
     assert round(vidconv.count_macs(model, (1, 3, 32, 224, 224)) / 1e9, 2) == 50.31
     assert round(vidconv.count_parameters(model) / 1e6, 2) == 34.57
-    # The paper's 34.4 M: without batch norms' scale and shift (60,688 numbers) it is 34.51 M, so that is
-    # not it; with 5x1x1 lateral convs (the paper's text) instead of the released 7x1x1 it is 34.48 M.
+    # Batch norms' scale and shift are 60,688 of them. With 5x1x1 lateral convs (the paper's text) instead
+    # of the released 8x8 model's 7x1x1, it is 34.48 M: pytorchvideo's figure for its 4x16 model.
     assert batch_norm_parameters(model) == 60_688
     with torch.device("meta"):
         paper_text = slowfast_r50(lateral_kernel_size=5)
