@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import vidconv
-from vidconv.experiments import (EXPANSION_STEPS, MiniSlowFast, colour_motion_clips, pathways_experiment,
-                                 x3d_expansion)
+from vidconv.experiments import (EXPANSION_STEPS, PUBLISHED, MiniSlowFast, colour_motion_clips, pathways_experiment,
+                                 published_vs_measured, x3d_expansion)
 from vidconv.models import X3D_SIZES, x3d
 
 
@@ -72,6 +72,24 @@ def test_x3d_cost_grows_along_every_axis_and_parameters_only_with_the_network():
     assert frames[1]["GMACs"] / frames[0]["GMACs"] == pytest.approx(2.0, rel=1e-3)
     # and width costs more per step than depth does
     assert result.curves["width_factor"][1]["GMACs"] > result.curves["depth_factor"][1]["GMACs"]
+
+
+def unit(printed: str) -> float:
+    """One unit of a figure's last printed digit: "0.60" -> 0.01, "65.7" -> 0.1."""
+    return 10.0 ** -len(printed.partition(".")[2])
+
+
+def test_published_figures_agree_to_their_last_printed_digit():
+    rows = published_vs_measured().rows
+    assert [row["model"] for row in rows] == [p[0] for p in PUBLISHED]
+    for row in rows:
+        quoted_gflops, quoted_params = row["quoted GFLOPs (MACs)"], row["quoted M params"]
+        assert abs(row["our GMACs"] - float(quoted_gflops)) <= unit(quoted_gflops), row["model"]
+        assert row["our GFLOPs (2 per MAC)"] == pytest.approx(2 * row["our GMACs"], abs=2e-3)
+        ours = row["ours without BN"] if row["model"].startswith("X3D") else row["our M params"]
+        assert abs(ours - float(quoted_params)) <= unit(quoted_params), row["model"]
+    # X3D's full counts are what the paper's table does not show: 3.79 and 6.15 M
+    assert [row["our M params"] for row in rows[1:]] == [3.794, 3.794, 3.794, 6.153]
 
 
 @pytest.mark.parametrize("call, error, pattern", [
