@@ -67,7 +67,8 @@ def colour_motion_clips(num_clips: int, *, frames: int = 16, size: int = 16, pos
     row = centre[:, :1] + radius[:, None] * torch.sin(angle)  # (N, T)
     col = centre[:, 1:] + radius[:, None] * torch.cos(angle)
     grid = torch.arange(s, dtype=torch.float32)
-    d2 = (grid[None, None, :, None] - row[..., None, None]) ** 2 + (grid[None, None, None, :] - col[..., None, None]) ** 2
+    d2 = ((grid[None, None, :, None] - row[..., None, None]) ** 2
+          + (grid[None, None, None, :] - col[..., None, None]) ** 2)  # (N, T, H, W): squared distance to the blob
     blob = brightness[:, None, None, None] * torch.exp(-d2 / (2 * width[:, None, None, None] ** 2))  # (N, T, H, W)
     clips = torch.zeros(n, 3, t, s, s)
     clips[torch.arange(n), green] = blob  # red is channel 0, green channel 1: equal grey levels
