@@ -9,10 +9,15 @@ import vidconv
 from vidconv.models import SlowFast, slowfast_r50
 from vidconv.models.pytorchvideo_keys import slowfast_from_pytorchvideo, slowfast_to_pytorchvideo
 
-from _pytorchvideo import batch_norm_parameters, pv_slowfast, randomise
+from _pytorchvideo import batch_norm_parameters, pytorchvideo_model, randomise
 
 
-def reference(alpha: int = 4, depth: int = 50, clip: tuple[int, int, int] = (8, 32, 32)):
+@pytest.fixture(scope="module")
+def pv_slowfast():
+    return pytorchvideo_model("slowfast")
+
+
+def reference(pv_slowfast, alpha: int = 4, depth: int = 50, clip: tuple[int, int, int] = (8, 32, 32)):
     """pytorchvideo's SlowFast whose head pools exactly the final feature map of ``clip`` (T, H, W):
     its released head averages a fixed window; over the whole map that is our global average."""
     t, h, w = clip
@@ -22,7 +27,7 @@ def reference(alpha: int = 4, depth: int = 50, clip: tuple[int, int, int] = (8, 
     )
 
 
-def test_parameter_count_equals_pytorchvideo():
+def test_parameter_count_equals_pytorchvideo(pv_slowfast):
     with torch.device("meta"):
         ours, theirs = slowfast_r50(), pv_slowfast.create_slowfast()
     assert vidconv.count_parameters(ours) == vidconv.count_parameters(theirs) == 34_566_488
@@ -30,10 +35,10 @@ def test_parameter_count_equals_pytorchvideo():
 
 @pytest.mark.parametrize("alpha, depth, layers", [(4, 50, (3, 4, 6, 3)), (8, 18, (1, 1, 1, 1))],
                          ids=["r50-alpha4", "bottleneck18-alpha8"])
-def test_state_dicts_load_both_ways_and_outputs_match(alpha, depth, layers):
+def test_state_dicts_load_both_ways_and_outputs_match(alpha, depth, layers, pv_slowfast):
     torch.manual_seed(0)
     clip = (2 * alpha, 32, 32)
-    theirs = randomise(reference(alpha, depth, clip), seed=1)
+    theirs = randomise(reference(pv_slowfast, alpha, depth, clip), seed=1)
     ours = SlowFast(layers=layers, alpha=alpha).eval()
     # pytorchvideo -> vidconv, strict: every key renamed, every shape equal
     ours.load_state_dict(slowfast_from_pytorchvideo(theirs.state_dict()), strict=True)
@@ -54,7 +59,7 @@ def test_state_dicts_load_both_ways_and_outputs_match(alpha, depth, layers):
         assert (theirs([x[:, :, ::alpha].clone(), x.clone()]) - expected).abs().max() <= 1e-5
 
 
-def test_key_mapping_is_a_bijection():
+def test_key_mapping_is_a_bijection(pv_slowfast):
     with torch.device("meta"):
         theirs = pv_slowfast.create_slowfast().state_dict()
         ours = slowfast_r50().state_dict()

@@ -10,7 +10,7 @@ from vidconv.models import X3D, X3D_AXES, X3D_SIZES, X3DSize, x3d
 from vidconv.models.pytorchvideo_keys import x3d_from_pytorchvideo, x3d_to_pytorchvideo
 from vidconv.models.x3d import round_width
 
-from _pytorchvideo import batch_norm_parameters, pv_x3d, randomise
+from _pytorchvideo import batch_norm_parameters, pytorchvideo_model, randomise
 
 # X3D paper (Feichtenhofer, CVPR 2020), Table 3, and PySlowFast's MODEL_ZOO.md: GFLOPs for one clip of
 # the model's own input (frames x crop^2), counted as multiply-adds (MACs: half of torch's FLOP counter),
@@ -22,8 +22,8 @@ PAPER = {"xs": (0.60, 3.76), "s": (1.96, 3.76), "m": (4.73, 3.76), "l": (18.37, 
 
 def reference(size: str, frames: int, crop: int):
     """pytorchvideo's X3D of ``size`` whose head pools exactly the final map of a ``frames x crop^2`` clip,
-    returning logits (its default adds a softmax)."""
-    return pv_x3d.create_x3d(input_clip_length=frames, input_crop_size=crop,
+    returning logits (its default adds a softmax). Skips the test if pytorchvideo is missing."""
+    return pytorchvideo_model("x3d").create_x3d(input_clip_length=frames, input_crop_size=crop,
                              depth_factor=X3D_SIZES[size].depth_factor, head_activation=None)
 
 
