@@ -51,7 +51,7 @@ def x3d_expansion(steps: int = 2, *, axes: Sequence[str] | None = None, base: st
 
     Rows: axis, step, the axis's value, input shape, GMACs per clip (multiply-adds; FLOPs are twice that),
     millions of parameters, and the GMACs as a multiple of the base model's. Counting takes a few CPU
-    seconds for ``steps=2``; each further step costs more than all before it (depth 17.6 is 195 blocks to 2.2's 26).
+    seconds for ``steps=2``; the deepest models cost the most (depth 8.8 is 98 blocks to 2.2's 26).
     """
     steps = check_int(steps, "steps", minimum=0, maximum=6)
     axes = list(EXPANSION_STEPS if axes is None else axes)
