@@ -3,12 +3,16 @@
 nbval compares the committed outputs of fact cells with a fresh run, so run this (``make notebooks``)
 after changing a chapter or the code it shows, and commit the result. Outputs are produced on the CPU
 with the static figures off, as a reader's local Jupyter would produce them.
+
+Each notebook's wall time for the whole run is recorded in its metadata (``vidconv.cpu_seconds``, with
+the machine's CPU model and core count); the instructor's guide shows it.
 """
 
 from __future__ import annotations
 
 import os
 import pathlib
+import platform
 import sys
 import time
 
@@ -16,6 +20,19 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def machine() -> str:
+    """This machine's CPU model and core count, e.g. "Intel(R) Xeon(R) ... (2 cores)"."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model} ({os.cpu_count()} cores)"
 
 
 def main(paths: list[str]) -> int:
@@ -29,8 +46,10 @@ def main(paths: list[str]) -> int:
         # Saved widget state would make the site load the widget manager for widgets it never shows
         # (the build draws static figures); a reader's Jupyter recreates the widgets when it runs the cell.
         nb.metadata.pop("widgets", None)
+        seconds = time.perf_counter() - start
+        nb.metadata["vidconv"] = {"cpu_seconds": round(seconds, 1), "machine": machine()}
         nbformat.write(nb, path)
-        print(f"{path.relative_to(ROOT)}: executed in {time.perf_counter() - start:.1f} s")
+        print(f"{path.relative_to(ROOT)}: executed in {seconds:.1f} s")
     return 0
 
 

@@ -4,7 +4,8 @@ Loaded only by the book build (``sphinx.extra_extensions`` in ``_config.yml`` an
 point in ``pyproject.toml``); importing vidconv never imports this module.
 
 * :class:`PlotlyMimeRenderer` turns a cell's plotly JSON output into a ``<div>`` drawn by
-  ``Plotly.newPlot``. myst-nb cannot render that mime type by itself.
+  ``Plotly.newPlot``. myst-nb cannot render that mime type by itself. Every figure's title is moved
+  out from under the toolbar (:func:`~vidconv.book.figure_layout.title_below_toolbar`).
 * :func:`setup` adds the locally served ``plotly.min.js`` to the pages that have a figure (and only
   to those), asks the notebooks' kernels for static figures, and disables the Output-widget state
   sync that can stall an execution for a full cell timeout (nbclient issue #312).
@@ -16,6 +17,8 @@ import hashlib
 import json
 import os
 from typing import Any
+
+from vidconv.book.figure_layout import title_below_toolbar
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 FIGURE_CLASS = "vidconv-plotly"
@@ -36,6 +39,7 @@ class PlotlyMimeRenderer:
         from docutils import nodes
 
         figure = json.loads(data.content) if isinstance(data.content, str) else data.content
+        figure = {**figure, "layout": title_below_toolbar(figure.get("layout", {}))}
         # A content hash keeps the page identical from one build to the next.
         digest = hashlib.sha1(json.dumps(figure, sort_keys=True).encode()).hexdigest()[:12]
         html = pio.to_html(
