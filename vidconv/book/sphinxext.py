@@ -8,7 +8,8 @@ point in ``pyproject.toml``); importing vidconv never imports this module.
   out from under the toolbar (:func:`~vidconv.book.figure_layout.title_below_toolbar`).
 * :func:`setup` adds the locally served ``plotly.min.js`` to the pages that have a figure (and only
   to those), asks the notebooks' kernels for static figures, and disables the Output-widget state
-  sync that can stall an execution for a full cell timeout (nbclient issue #312).
+  sync that can stall an execution for a full cell timeout (nbclient issue #312), and loads
+  :mod:`vidconv.book.guide` (the instructor's guide's tables).
 """
 
 from __future__ import annotations
@@ -66,4 +67,5 @@ def setup(app: Any) -> dict[str, Any]:
     os.environ["VIDCONV_STATIC_FIGURES"] = "1"  # inherited by the kernels the build starts
     _disable_output_widget_sync()
     app.connect("html-page-context", _add_plotly_where_needed)
+    app.setup_extension("vidconv.book.guide")  # the instructor's guide's {course-overview}
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
