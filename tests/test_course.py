@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import multiprocessing
 import os
 import pathlib
 import re
@@ -188,7 +189,8 @@ def executed_student_copies(tmp_path_factory, course_report):
     written = student_copies.write_student_copies(out, student_copies.toc_notebooks(ROOT))
     os.environ["CUDA_VISIBLE_DEVICES"] = ""
     start = time.perf_counter()
-    with concurrent.futures.ProcessPoolExecutor(max_workers=2) as pool:
+    spawn = multiprocessing.get_context("spawn")  # no fork of a process that has torch's threads
+    with concurrent.futures.ProcessPoolExecutor(max_workers=2, mp_context=spawn) as pool:
         results = {pathlib.Path(p).stem: (s, e, g) for p, s, e, g in pool.map(_execute, map(str, written))}
     course_report["student_seconds"] = time.perf_counter() - start
     course_report["student_copies"] = {name: s for name, (s, _, _) in results.items()}

@@ -10,6 +10,7 @@ instructor's guide lists every chapter; the pages show what the current code com
 from __future__ import annotations
 
 import functools
+import gzip
 import http.server
 import inspect
 import os
@@ -35,6 +36,7 @@ ALLOWED_CONSOLE = [
 ]
 ALLOWED_FAILED = ["/favicon.ico"]  # the browser asks for it; the book has none
 MAX_PAGE_BYTES = 5_000_000  # a chapter page with everything it loads
+LAPTOP = {"width": 1280, "height": 800}  # the window in which no code cell may scroll sideways
 OFFLINE_ENV = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9",
                "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",
                "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
@@ -93,16 +95,36 @@ def server(built_site):
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the site as a static host does (GitHub Pages, Netlify): text compressed with gzip."""
+
+    COMPRESSIBLE = {".html", ".js", ".css", ".json", ".svg", ".txt", ".ttf", ".eot", ".otf", ".map"}
+    _gzipped: dict[str, bytes] = {}
+
     def log_message(self, *args):
         pass
 
+    def do_GET(self):
+        path = pathlib.Path(self.translate_path(self.path))
+        if "gzip" not in self.headers.get("Accept-Encoding", "") or path.suffix not in self.COMPRESSIBLE \
+                or not path.is_file():
+            return super().do_GET()
+        body = self._gzipped.get(str(path))
+        if body is None:
+            body = self._gzipped[str(path)] = gzip.compress(path.read_bytes(), compresslevel=6, mtime=0)
+        self.send_response(200)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
-def open_page(browser, url: str, base: str, requests: list | None = None):
+
+def open_page(browser, url: str, base: str, requests: list | None = None, viewport: dict | None = None):
     """Open url; return (page, problems) where problems lists console errors and failed or outside requests.
 
     ``requests``, when given, collects every request the page made that completed.
     """
-    page = browser.new_page()
+    page = browser.new_page(**({"viewport": viewport} if viewport else {}))
     problems: list[str] = []
 
     def route(r):
@@ -122,14 +144,14 @@ def open_page(browser, url: str, base: str, requests: list | None = None):
     page.on("response", lambda r: r.status >= 400 and not any(r.url.endswith(a) for a in ALLOWED_FAILED)
             and problems.append(f"HTTP {r.status}: {r.url}"))
     if requests is not None:
-        page.on("requestfinished", requests.append)
+        page.on("requestfinished", lambda r: requests.append(r))
     page.goto(url, wait_until="load")
     page.wait_for_load_state("networkidle", timeout=90_000)  # a loaded 2-core CI runner can take > 30 s
     return page, problems
 
 
 def transferred_bytes(requests: list) -> int:
-    """Bytes on the wire for these requests: response headers and bodies (the test server sends no gzip)."""
+    """Bytes on the wire for these requests: response headers and (compressed) bodies."""
     total = 0
     for r in requests:
         if r.url.startswith("data:"):
@@ -160,7 +182,7 @@ def test_every_page_in_a_real_browser(built_site, server, browser, site_report):
     for path in pages:
         rel = path.relative_to(built_site).as_posix()
         requests: list = []
-        page, problems = open_page(browser, f"{server}/{rel}", server, requests)
+        page, problems = open_page(browser, f"{server}/{rel}", server, requests, viewport=LAPTOP)
         figures = page.locator(".vidconv-plotly")
         for i in range(figures.count()):
             figures.nth(i).locator(".main-svg").first.wait_for(timeout=15000)
@@ -211,7 +233,7 @@ def test_instructors_guide_lists_every_chapter(built_site):
     for (week, title, objectives, exercises, seconds), doc in zip(rows, docs):
         info = course.chapter_info(course.read_notebook(ROOT / f"{doc}.ipynb"))
         assert title.endswith(info.title) and objectives == str(len(info.objectives))
-        assert exercises == str(len(info.exercises)) and seconds == guide.run_time(info)
+        assert exercises == str(len(info.exercises)) and seconds == guide.run_time(info).replace("\\*", "*")
     links = {a["href"].split("#")[0] for a in table.select("a")}
     assert links == {f"{doc.split('/')[-1]}.html" for doc in docs}
 

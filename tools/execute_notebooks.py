@@ -5,7 +5,7 @@ after changing a chapter or the code it shows, and commit the result. Outputs ar
 with the static figures off, as a reader's local Jupyter would produce them.
 
 Each notebook's wall time for the whole run is recorded in its metadata (``vidconv.cpu_seconds``, with
-the machine's CPU model and core count); the instructor's guide shows it.
+the machine's CPU model, core count and load average); the instructor's guide shows it.
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ def main(paths: list[str]) -> int:
         # (the build draws static figures); a reader's Jupyter recreates the widgets when it runs the cell.
         nb.metadata.pop("widgets", None)
         seconds = time.perf_counter() - start
-        nb.metadata["vidconv"] = {"cpu_seconds": round(seconds, 1), "machine": machine()}
+        # The load average says whether other work shared the CPU (then the time is an upper bound).
+        nb.metadata["vidconv"] = {"cpu_seconds": round(seconds, 1), "machine": machine(),
+                                  "load_average": round(os.getloadavg()[0], 1)}
         nbformat.write(nb, path)
         print(f"{path.relative_to(ROOT)}: executed in {seconds:.1f} s")
     return 0

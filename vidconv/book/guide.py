@@ -29,17 +29,25 @@ def course_chapters(srcdir: pathlib.Path) -> list[str]:
 
 
 def _first_sentence(text: str) -> str:
-    """The exercise's first sentence, on one line (code spans and math are never cut)."""
+    """The exercise's first sentence, on one line (code spans, math and parentheses are never cut)."""
     flat = " ".join(text.split())
     for m in re.finditer(r"[.?!](\s|$)", flat):
         head = flat[:m.end()].strip()
-        if head.count("`") % 2 == 0 and head.count("$") % 2 == 0:
+        if head.count("`") % 2 == 0 and head.count("$") % 2 == 0 and head.count("(") == head.count(")"):
             return head
     return flat
 
 
+def _busy(info: ChapterInfo) -> bool:
+    """Whether other work shared the CPU while the chapter was timed (load average above the cores)."""
+    cores = re.search(r"\((\d+) cores\)", info.machine or "")
+    return bool(cores and info.load_average is not None and info.load_average > int(cores.group(1)))
+
+
 def run_time(info: ChapterInfo) -> str:
-    return "not measured" if info.cpu_seconds is None else f"{info.cpu_seconds:.0f} s"
+    if info.cpu_seconds is None:
+        return "not measured"
+    return f"{info.cpu_seconds:.0f} s" + ("\\*" if _busy(info) else "")
 
 
 def overview_markdown(docs: list[str], infos: list[ChapterInfo], current: str) -> str:
@@ -56,7 +64,11 @@ def overview_markdown(docs: list[str], infos: list[ChapterInfo], current: str) -
     total = sum(i.cpu_seconds or 0 for i in infos)
     lines += ["", f"Run times: the whole notebook executed top to bottom on the CPU by `make notebooks`, "
               f"{total / 60:.1f} minutes for all {len(infos)} chapters"
-              + (f", on {'; '.join(machines)}." if machines else "."), ""]
+              + (f", on {'; '.join(machines)}." if machines else ".")]
+    if any(_busy(i) for i in infos):
+        lines[-1] += (" \\* Timed while other work shared the CPU (load average above the number of cores):"
+                      " an upper bound; an idle machine is faster.")
+    lines += [""]
     for week, (doc, info) in enumerate(zip(docs, infos), start=1):
         lines += [f"**Week {week}: {link(doc)}** (CPU run time {run_time(info)})", "",
                   "*Learning objectives.* After this week a student can", ""]
