@@ -230,10 +230,11 @@ def test_instructors_guide_lists_every_chapter(built_site):
     rows = [[td.get_text(" ", strip=True) for td in tr.select("td")] for tr in table.select("tbody tr")]
     docs = guide.course_chapters(ROOT)
     assert len(rows) == len(docs)
-    for (week, title, objectives, exercises, seconds), doc in zip(rows, docs):
+    for (week, title, objectives, exercises, cpu, wall), doc in zip(rows, docs):
         info = course.chapter_info(course.read_notebook(ROOT / f"{doc}.ipynb"))
         assert title.endswith(info.title) and objectives == str(len(info.objectives))
-        assert exercises == str(len(info.exercises)) and seconds == guide.run_time(info).replace("\\*", "*")
+        assert exercises == str(len(info.exercises)) and cpu == guide.run_time(info)
+        assert wall == guide.wall_time(info).replace("\\*", "*")
     links = {a["href"].split("#")[0] for a in table.select("a")}
     assert links == {f"{doc.split('/')[-1]}.html" for doc in docs}
 

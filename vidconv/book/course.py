@@ -31,7 +31,7 @@ _BLOCK = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<kind>exercise|solution)\}(?P<
 _GLUE_CALL = re.compile(r"""\bglue\(\s*["']([\w.-]+)["']""")
 _GLUE_ROLE = re.compile(r"\{glue(?::\w+)?\}`([\w.-]+)")
 _OBJECTIVES = re.compile(r":::\{admonition\} Learning objectives\n(?::class:[^\n]*\n)?(?P<body>.*?)\n:::", re.S)
-RUNTIME_KEY = "vidconv"  # notebook metadata: {"vidconv": {"cpu_seconds": ..., "machine": ..., "load_average": ...}}
+RUNTIME_KEY = "vidconv"  # notebook metadata written by tools/execute_notebooks.py
 
 
 @dataclass
@@ -45,7 +45,8 @@ class ChapterInfo:
     title: str
     objectives: list[str]
     exercises: list[Exercise] = field(default_factory=list)
-    cpu_seconds: float | None = None
+    cpu_seconds: float | None = None  # the kernel's user + system time for the whole notebook
+    wall_seconds: float | None = None
     machine: str | None = None
     load_average: float | None = None  # during the timed run; above the core count, others shared the CPU
 
@@ -84,8 +85,8 @@ def chapter_info(nb: nbformat.NotebookNode) -> ChapterInfo:
             options, text = _options_and_text(m.group("body"))
             exercises.append(Exercise(label=options.get("label", ""), text=text))
     run = nb.metadata.get(RUNTIME_KEY, {})
-    return ChapterInfo(title, objectives, exercises, run.get("cpu_seconds"), run.get("machine"),
-                       run.get("load_average"))
+    return ChapterInfo(title, objectives, exercises, run.get("cpu_seconds"), run.get("wall_seconds"),
+                       run.get("machine"), run.get("load_average"))
 
 
 def solution_texts(nb: nbformat.NotebookNode) -> list[str]:

@@ -45,9 +45,15 @@ def _busy(info: ChapterInfo) -> bool:
 
 
 def run_time(info: ChapterInfo) -> str:
-    if info.cpu_seconds is None:
+    """The kernel's CPU time for the whole chapter."""
+    return "not measured" if info.cpu_seconds is None else f"{info.cpu_seconds:.0f} s"
+
+
+def wall_time(info: ChapterInfo) -> str:
+    """Wall time; starred when other work shared the CPU while it was measured."""
+    if info.wall_seconds is None:
         return "not measured"
-    return f"{info.cpu_seconds:.0f} s" + ("\\*" if _busy(info) else "")
+    return f"{info.wall_seconds:.0f} s" + ("\\*" if _busy(info) else "")
 
 
 def overview_markdown(docs: list[str], infos: list[ChapterInfo], current: str) -> str:
@@ -58,19 +64,19 @@ def overview_markdown(docs: list[str], infos: list[ChapterInfo], current: str) -
         return f"{{doc}}`{pathlib.PurePosixPath(doc).relative_to(here)}`"
 
     machines = sorted({i.machine for i in infos if i.machine})
-    lines = ["| week | chapter | objectives | exercises | CPU run time |", "|---|---|---|---|---|"]
-    lines += [f"| {w} | {link(d)} | {len(i.objectives)} | {len(i.exercises)} | {run_time(i)} |"
+    lines = ["| week | chapter | objectives | exercises | CPU time | wall time |", "|---|---|---|---|---|---|"]
+    lines += [f"| {w} | {link(d)} | {len(i.objectives)} | {len(i.exercises)} | {run_time(i)} | {wall_time(i)} |"
               for w, (d, i) in enumerate(zip(docs, infos), start=1)]
     total = sum(i.cpu_seconds or 0 for i in infos)
-    lines += ["", f"Run times: the whole notebook executed top to bottom on the CPU by `make notebooks`, "
-              f"{total / 60:.1f} minutes for all {len(infos)} chapters"
+    lines += ["", "Run times: each notebook executed top to bottom on the CPU by `make notebooks`; CPU time is the "
+              f"kernel's user + system time, {total / 60:.1f} minutes for all {len(infos)} chapters"
               + (f", on {'; '.join(machines)}." if machines else ".")]
     if any(_busy(i) for i in infos):
-        lines[-1] += (" \\* Timed while other work shared the CPU (load average above the number of cores):"
-                      " an upper bound; an idle machine is faster.")
+        lines[-1] += (" \\* Wall time measured while other work shared the CPU (load average above the number"
+                      " of cores): an upper bound; an idle machine is faster.")
     lines += [""]
     for week, (doc, info) in enumerate(zip(docs, infos), start=1):
-        lines += [f"**Week {week}: {link(doc)}** (CPU run time {run_time(info)})", "",
+        lines += [f"**Week {week}: {link(doc)}** (CPU time {run_time(info)})", "",
                   "*Learning objectives.* After this week a student can", ""]
         lines += [f"{n}. {o}" for n, o in enumerate(info.objectives, start=1)]
         lines += ["", "*Exercises to assign.*", ""]
