@@ -38,7 +38,8 @@ PENDING_AT_MERGE = {"chapters/08_performance"}
 
 
 def toc_param(doc: str):
-    marks = [pytest.mark.xfail(strict=True, reason="added when its branch is merged")] if doc in PENDING_AT_MERGE else []
+    pending = pytest.mark.xfail(strict=True, reason="added when its branch is merged")
+    marks = [pending] if doc in PENDING_AT_MERGE else []
     return pytest.param(doc, id=doc.split("/")[-1], marks=marks)
 
 
@@ -107,7 +108,8 @@ def test_each_term_is_introduced_where_the_page_says():
         names = [t.strip() for t in term.split(",")]
         first = [next((d for d in TOC_CHAPTERS if re.search(rf"\b{re.escape(n)}", texts[d], re.I)), None)
                  for n in names]
-        assert first == [f"chapters/{doc.group(1)}"] * len(names), f"{term!r} first appears in {first}, page says {where}"
+        expected = [f"chapters/{doc.group(1)}"] * len(names)
+        assert first == expected, f"{term!r} first appears in {first}, the page says {where}"
         checked += 1
     assert checked >= 15
 
@@ -141,8 +143,9 @@ def test_student_copy_keeps_exercises_and_drops_solutions(doc):
     glued = set(course._GLUE_CALL.findall(text))
     assert not glued & answers, glued & answers
     # Exercises kept, each followed by a cell for the answer; setup cell kept; no outputs.
-    assert [e.label for e in course.chapter_info(student).exercises] == [e.label for e in course.chapter_info(nb).exercises]
-    for e in course.chapter_info(nb).exercises:
+    exercises = course.chapter_info(nb).exercises
+    assert [e.label for e in course.chapter_info(student).exercises] == [e.label for e in exercises]
+    for e in exercises:
         assert f"# Exercise {e.label}: your answer here" in text
     assert student.cells[1].source == nb.cells[1].source and "Setup" in nb.cells[1].source
     assert all(not c.outputs and c.execution_count is None for c in student.cells if c.cell_type == "code")

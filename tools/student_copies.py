@@ -39,7 +39,8 @@ def write_student_copies(out: pathlib.Path, notebooks: list[pathlib.Path]) -> li
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=pathlib.Path, default=ROOT / "student", help="folder to write (default: student/)")
+    parser.add_argument("--out", type=pathlib.Path, default=ROOT / "student",
+                        help="folder to write (default: student/)")
     parser.add_argument("notebooks", nargs="*", type=pathlib.Path, help="chapters (default: every chapter in _toc.yml)")
     args = parser.parse_args(argv)
     for path in write_student_copies(args.out, args.notebooks or toc_notebooks()):
