@@ -192,8 +192,8 @@ def test_every_page_in_a_real_browser(built_site, server, browser, site_report):
             page.locator("mjx-container:visible").first.wait_for(timeout=15000)  # not one in a hidden sidebar
         wide_code = page.evaluate(WIDE_CODE)
         covered_titles = page.evaluate(TITLE_UNDER_TOOLBAR)
+        size = transferred_bytes(requests)  # while the page is open: its requests go with it
         page.close()
-        size = transferred_bytes(requests)
         plotly_loads = [r.url for r in requests if r.url.split("?")[0].endswith("/plotly.min.js")]
         site_report["bytes"][rel] = size
         assert not problems, f"{rel}:\n" + "\n".join(problems)
