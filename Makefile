@@ -1,6 +1,7 @@
 # Two commands for a fresh machine (see README):
 #   make book   set everything up, build the site  -> _build/html/index.html
 #   make test   set everything up, run every test (pytest, notebooks, site build, browser check)
+#   make student   write student/: every chapter without its solutions, for a class
 
 PYTHON ?= python3
 VENV   := .venv
@@ -9,7 +10,7 @@ JB     := $(VENV)/bin/jupyter-book
 # The build must not reach the network: any proxied request fails at once (localhost is exempt).
 OFFLINE := http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost
 
-.PHONY: book test setup assets browser notebooks clean
+.PHONY: book test setup assets browser notebooks student clean
 
 book: setup
 	rm -rf _build
@@ -50,5 +51,10 @@ apt_install = ( SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 notebooks: setup
 	$(PY) tools/execute_notebooks.py
 
+# The students' notebooks: exercises kept, solutions and outputs removed (see the instructor's guide).
+student: setup
+	rm -rf student
+	$(PY) tools/student_copies.py --out student
+
 clean:
-	rm -rf _build _vendor
+	rm -rf _build _vendor student

@@ -21,6 +21,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 _notebook_seconds: dict[str, float] = collections.defaultdict(float)
 _site: dict = {"pages": [], "figures": 0}
 _live: dict = {"chapters": [], "explorers": [], "seconds": 0.0, "frames": 0, "frames_without_figure": 0}
+_course: dict = {"student_seconds": None, "student_copies": {}}
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +47,11 @@ def live_report() -> dict:
     return _live
 
 
+@pytest.fixture(scope="session")
+def course_report() -> dict:
+    return _course
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     path = report.nodeid.split("::")[0]
     if path.endswith(".ipynb"):
@@ -69,6 +75,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         flag = "  OVER BUDGET" if seconds > NOTEBOOK_BUDGET_S else ""
         tr.write_line(f"  {seconds:6.1f} s  {nb}{flag}")
     tr.write_line(f"pages checked in the browser: {len(_site['pages'])} ({_site['figures']} plotly figures drawn)")
+    if _site.get("bytes"):
+        tr.write_line("bytes each page transferred (HTML, scripts, styles, fonts, images):")
+        for rel, size in sorted(_site["bytes"].items(), key=lambda kv: -kv[1]):
+            tr.write_line(f"  {size / 1e6:6.2f} MB  {rel}")
+    if _course["student_seconds"] is not None:
+        tr.write_line(f"student copies executed: {len(_course['student_copies'])} in "
+                      f"{_course['student_seconds']:.0f} s (two kernels at a time)")
+        for name, seconds in sorted(_course["student_copies"].items(), key=lambda kv: -kv[1]):
+            tr.write_line(f"  {seconds:6.1f} s  student/{name}.ipynb")
     tr.write_line(f"chapters run live in JupyterLab: {len(_live['chapters'])} "
                   f"({len(_live['explorers'])} explorers drawn and redrawn, {_live['seconds']:.0f} s; "
                   f"{_live['frames_without_figure']} of {_live['frames']} frames while redrawing had no figure)")

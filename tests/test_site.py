@@ -1,13 +1,16 @@
 """Build the site the way `make book` does, then open every page in a real browser (Debian's Chromium).
 
 Checks: the build passes with warnings as errors and offline; no page loads anything from outside the
-site; no console errors beyond the allow-list; every plotly figure is drawn; moving a slider redraws
-a figure; math is typeset; the pages show what the current code computes.
+site; no console errors beyond the allow-list; every plotly figure is drawn, with its title clear of its
+toolbar; no code cell scrolls sideways; no chapter page transfers more than 5 MB, nor plotly.js twice;
+moving a slider redraws a figure; math is typeset; search finds the chapter that teaches a term; the
+instructor's guide lists every chapter; the pages show what the current code computes.
 """
 
 from __future__ import annotations
 
 import functools
+import gzip
 import http.server
 import inspect
 import os
@@ -32,6 +35,8 @@ ALLOWED_CONSOLE = [
     "Got invalid theme mode",  # pydata-sphinx-theme before the stored theme preference exists
 ]
 ALLOWED_FAILED = ["/favicon.ico"]  # the browser asks for it; the book has none
+MAX_PAGE_BYTES = 5_000_000  # a chapter page with everything it loads
+LAPTOP = {"width": 1280, "height": 800}  # the window in which no code cell may scroll sideways
 OFFLINE_ENV = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9",
                "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",
                "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
@@ -90,13 +95,36 @@ def server(built_site):
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the site as a static host does (GitHub Pages, Netlify): text compressed with gzip."""
+
+    COMPRESSIBLE = {".html", ".js", ".css", ".json", ".svg", ".txt", ".ttf", ".eot", ".otf", ".map"}
+    _gzipped: dict[str, bytes] = {}
+
     def log_message(self, *args):
         pass
 
+    def do_GET(self):
+        path = pathlib.Path(self.translate_path(self.path))
+        if "gzip" not in self.headers.get("Accept-Encoding", "") or path.suffix not in self.COMPRESSIBLE \
+                or not path.is_file():
+            return super().do_GET()
+        body = self._gzipped.get(str(path))
+        if body is None:
+            body = self._gzipped[str(path)] = gzip.compress(path.read_bytes(), compresslevel=6, mtime=0)
+        self.send_response(200)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
-def open_page(browser, url: str, base: str):
-    """Open url; return (page, problems) where problems lists console errors and failed or outside requests."""
-    page = browser.new_page()
+
+def open_page(browser, url: str, base: str, requests: list | None = None, viewport: dict | None = None):
+    """Open url; return (page, problems) where problems lists console errors and failed or outside requests.
+
+    ``requests``, when given, collects every request the page made that completed.
+    """
+    page = browser.new_page(**({"viewport": viewport} if viewport else {}))
     problems: list[str] = []
 
     def route(r):
@@ -115,28 +143,101 @@ def open_page(browser, url: str, base: str):
             and problems.append(f"failed request: {r.url}"))
     page.on("response", lambda r: r.status >= 400 and not any(r.url.endswith(a) for a in ALLOWED_FAILED)
             and problems.append(f"HTTP {r.status}: {r.url}"))
+    if requests is not None:
+        page.on("requestfinished", lambda r: requests.append(r))
     page.goto(url, wait_until="load")
     page.wait_for_load_state("networkidle", timeout=90_000)  # a loaded 2-core CI runner can take > 30 s
     return page, problems
 
 
+def transferred_bytes(requests: list) -> int:
+    """Bytes on the wire for these requests: response headers and (compressed) bodies."""
+    total = 0
+    for r in requests:
+        if r.url.startswith("data:"):
+            continue
+        sizes = r.sizes()
+        total += sizes["responseHeadersSize"] + sizes["responseBodySize"]
+    return total
+
+
+# Code cells whose <pre> is wider than its box, i.e. that show a horizontal scroll bar.
+WIDE_CODE = """() => [...document.querySelectorAll('div.cell_input pre')]
+    .filter(pre => pre.scrollWidth > pre.clientWidth + 1)
+    .map(pre => pre.textContent.split('\\n').reduce((a, b) => a.length >= b.length ? a : b))"""
+
+# Figures whose title overlaps the toolbar's box (the toolbar shows on hover, but has its place).
+TITLE_UNDER_TOOLBAR = """() => [...document.querySelectorAll('.vidconv-plotly .plotly-graph-div')].filter(gd => {
+    const title = gd.querySelector('.gtitle'), bar = gd.querySelector('.modebar');
+    if (!title || !bar || !title.textContent) return false;
+    const t = title.getBoundingClientRect(), b = bar.getBoundingClientRect();
+    return t.left < b.right && b.left < t.right && t.top < b.bottom && b.top < t.bottom;
+}).map(gd => gd.querySelector('.gtitle').textContent)"""
+
+
 def test_every_page_in_a_real_browser(built_site, server, browser, site_report):
     pages = content_pages(built_site)
     figures_total = 0
+    site_report["bytes"] = {}
     for path in pages:
         rel = path.relative_to(built_site).as_posix()
-        page, problems = open_page(browser, f"{server}/{rel}", server)
+        requests: list = []
+        page, problems = open_page(browser, f"{server}/{rel}", server, requests, viewport=LAPTOP)
         figures = page.locator(".vidconv-plotly")
         for i in range(figures.count()):
             figures.nth(i).locator(".main-svg").first.wait_for(timeout=15000)
-        figures_total += figures.count()
+        n_figures = figures.count()
+        figures_total += n_figures
         if page.locator("div.math, span.math").count():
             page.locator("mjx-container:visible").first.wait_for(timeout=15000)  # not one in a hidden sidebar
+        wide_code = page.evaluate(WIDE_CODE)
+        covered_titles = page.evaluate(TITLE_UNDER_TOOLBAR)
+        size = transferred_bytes(requests)  # while the page is open: its requests go with it
         page.close()
+        plotly_loads = [r.url for r in requests if r.url.split("?")[0].endswith("/plotly.min.js")]
+        site_report["bytes"][rel] = size
         assert not problems, f"{rel}:\n" + "\n".join(problems)
+        assert not wide_code, f"{rel}: code cells scroll sideways; their longest lines:\n" + "\n".join(wide_code)
+        assert not covered_titles, f"{rel}: the toolbar covers these titles: {covered_titles}"
+        assert size <= MAX_PAGE_BYTES, f"{rel} transfers {size / 1e6:.1f} MB"
+        assert len(plotly_loads) <= 1, f"{rel} loads plotly.js {len(plotly_loads)} times"
+        assert plotly_loads or not n_figures, f"{rel} draws figures without loading plotly.js"
         site_report["pages"].append(rel)
     site_report["figures"] = figures_total
     assert figures_total >= 2
+
+
+def test_search_finds_the_chapter_that_teaches_a_term(built_site, server, browser):
+    page, problems = open_page(browser, f"{server}/search.html", server)
+    box = page.locator(".bd-search-container form input[name='q']")  # the search page's own field
+    box.fill("receptive field")
+    box.press("Enter")
+    page.wait_for_load_state("networkidle")
+    results = page.locator("#search-results ul.search li a")
+    results.first.wait_for(timeout=30000)
+    hrefs = [results.nth(i).get_attribute("href") for i in range(results.count())]
+    page.close()
+    assert not problems, "\n".join(problems)
+    assert any("01_convolution_3d" in h for h in hrefs), hrefs
+
+
+def test_instructors_guide_lists_every_chapter(built_site):
+    from bs4 import BeautifulSoup
+
+    from vidconv.book import course, guide
+
+    soup = BeautifulSoup((built_site / "chapters/instructors_guide.html").read_text(), "html.parser")
+    table = soup.select_one(".vidconv-course-overview table")
+    rows = [[td.get_text(" ", strip=True) for td in tr.select("td")] for tr in table.select("tbody tr")]
+    docs = guide.course_chapters(ROOT)
+    assert len(rows) == len(docs)
+    for (week, title, objectives, exercises, cpu, wall), doc in zip(rows, docs):
+        info = course.chapter_info(course.read_notebook(ROOT / f"{doc}.ipynb"))
+        assert title.endswith(info.title) and objectives == str(len(info.objectives))
+        assert exercises == str(len(info.exercises)) and cpu == guide.run_time(info)
+        assert wall == guide.wall_time(info).replace("\\*", "*")
+    links = {a["href"].split("#")[0] for a in table.select("a")}
+    assert links == {f"{doc.split('/')[-1]}.html" for doc in docs}
 
 
 def visible_state(page, index: int) -> dict:

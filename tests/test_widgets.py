@@ -186,3 +186,21 @@ def test_colab_html_cannot_be_cut_short_by_a_title():
     fig = go.Figure(layout={"title": {"text": "</script><b>x</b>"}})
     html = colab_html(fig)
     assert html.count("</script>") == 1
+
+
+def test_titles_sit_below_the_toolbar_and_the_plot_keeps_its_size():
+    from vidconv.book.figure_layout import TOOLBAR_PX, is_below_toolbar, keep_title_clear, title_below_toolbar
+
+    bare = {"title": {"text": "t"}, "margin": {"t": 60}, "height": 400}
+    moved = title_below_toolbar(bare)
+    assert moved["title"]["pad"]["t"] == TOOLBAR_PX and moved["title"]["yanchor"] == "top"
+    assert moved["margin"]["t"] == 60 + TOOLBAR_PX and moved["height"] == 400 + TOOLBAR_PX
+    assert title_below_toolbar(moved) is moved  # twice changes nothing more
+    assert title_below_toolbar({"margin": {"t": 60}}) == {"margin": {"t": 60}}  # no title, nothing to move
+    assert title_below_toolbar({"title": "plain"})["margin"]["t"] == 100 + TOOLBAR_PX  # plotly's default margin
+    fig = keep_title_clear(go.Figure(layout={"title": {"text": "a title"}}))
+    assert is_below_toolbar(fig.layout.to_plotly_json())
+    # Every explorer's figures, live and static.
+    for fig in (receptive_field_figure(), receptive_field_explorer(static=True),
+                kernel_figure(moving_bar_kernel()), kernel_viewer(moving_bar_kernel(), static=True)):
+        assert is_below_toolbar(fig.layout.to_plotly_json())

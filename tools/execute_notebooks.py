@@ -3,12 +3,17 @@
 nbval compares the committed outputs of fact cells with a fresh run, so run this (``make notebooks``)
 after changing a chapter or the code it shows, and commit the result. Outputs are produced on the CPU
 with the static figures off, as a reader's local Jupyter would produce them.
+
+Each notebook's run is recorded in its metadata (``vidconv``): the kernel's CPU time (user + system),
+the wall time, the machine's CPU model and core count, and the load average; the instructor's guide
+shows them.
 """
 
 from __future__ import annotations
 
 import os
 import pathlib
+import platform
 import sys
 import time
 
@@ -18,6 +23,42 @@ from nbclient import NotebookClient
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
+def machine() -> str:
+    """This machine's CPU model and core count, e.g. "Intel(R) Xeon(R) ... (2 cores)"."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model} ({os.cpu_count()} cores)"
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its finished children (e.g. DataLoader workers), from /proc."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = (int(f) for f in fields[11:15])
+    return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
+
+
+class TimedClient(NotebookClient):
+    """Records the kernel's CPU time once every cell has run, before the kernel shuts down.
+
+    CPU time, unlike wall time, hardly changes when other work shares the machine.
+    """
+
+    kernel_cpu_seconds: float | None = None
+
+    def set_widgets_metadata(self) -> None:  # nbclient calls it after the last cell, kernel still up
+        try:
+            self.kernel_cpu_seconds = round(process_cpu_seconds(self.km.provisioner.process.pid), 1)
+        except (AttributeError, OSError, ValueError):  # not a local kernel, or no /proc
+            self.kernel_cpu_seconds = None
+        super().set_widgets_metadata()
+
+
 def main(paths: list[str]) -> int:
     os.environ["CUDA_VISIBLE_DEVICES"] = ""  # committed outputs come from a CPU run
     os.environ.pop("VIDCONV_STATIC_FIGURES", None)
@@ -25,12 +66,17 @@ def main(paths: list[str]) -> int:
     for path in notebooks:
         nb = nbformat.read(path, as_version=4)
         start = time.perf_counter()
-        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+        client = TimedClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+        client.execute()
         # Saved widget state would make the site load the widget manager for widgets it never shows
         # (the build draws static figures); a reader's Jupyter recreates the widgets when it runs the cell.
         nb.metadata.pop("widgets", None)
+        seconds = time.perf_counter() - start
+        # The load average says whether other work shared the CPU (then the wall time is an upper bound).
+        nb.metadata["vidconv"] = {"wall_seconds": round(seconds, 1), "cpu_seconds": client.kernel_cpu_seconds,
+                                  "machine": machine(), "load_average": round(os.getloadavg()[0], 1)}
         nbformat.write(nb, path)
-        print(f"{path.relative_to(ROOT)}: executed in {time.perf_counter() - start:.1f} s")
+        print(f"{path.relative_to(ROOT)}: executed in {seconds:.1f} s, kernel CPU time {client.kernel_cpu_seconds} s")
     return 0
 
 

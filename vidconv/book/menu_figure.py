@@ -12,6 +12,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from vidconv.book.figure_layout import keep_title_clear
+
 
 def menu_and_slider_figure(
     *,
@@ -71,4 +73,4 @@ def menu_and_slider_figure(
     )
     style(fig)
     fig.update_layout(margin={"t": 130}, title={"y": 0.97, "yanchor": "top"})  # room for the menu under the title
-    return fig
+    return keep_title_clear(fig)

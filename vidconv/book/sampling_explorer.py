@@ -24,6 +24,7 @@ from plotly.subplots import make_subplots
 
 from vidconv._checks import check_positive_int
 from vidconv.data.transforms import resize
+from vidconv.book.figure_layout import keep_title_clear
 from vidconv.book.widgets import _use_static
 from vidconv.experiments.video_sampling import STRATEGIES, clip_indices, coverage
 
@@ -118,7 +119,7 @@ def sampling_figure(frames: torch.Tensor, strategy: str, clip_len: int, stride: 
     clips = clip_indices(strategy, n, clip_len, stride=stride, num_clips=num_clips, seed=seed)
     fig = _timeline(n, fps)
     _add_clips(fig, thumbs, clips, fps, visible=True)
-    return _style(fig, n, num_clips, _title(strategy, clip_len, stride, clips, n))
+    return keep_title_clear(_style(fig, n, num_clips, _title(strategy, clip_len, stride, clips, n)))
 
 
 def sampling_explorer(frames: torch.Tensor, *, fps: float, clip_lens: Sequence[int] = (4, 8, 16),
@@ -189,4 +190,4 @@ def sampling_explorer(frames: torch.Tensor, *, fps: float, clip_lens: Sequence[i
     fig.update_layout(sliders=[slider_for(m0, s0)],
                       updatemenus=[{"buttons": buttons, "active": m0, "direction": "down", "x": 0.0,
                                     "xanchor": "left", "y": 1.12, "yanchor": "bottom", "showactive": True}])
-    return fig
+    return keep_title_clear(fig)

@@ -4,10 +4,13 @@ Loaded only by the book build (``sphinx.extra_extensions`` in ``_config.yml`` an
 point in ``pyproject.toml``); importing vidconv never imports this module.
 
 * :class:`PlotlyMimeRenderer` turns a cell's plotly JSON output into a ``<div>`` drawn by
-  ``Plotly.newPlot``. myst-nb cannot render that mime type by itself.
+  ``Plotly.newPlot``. myst-nb cannot render that mime type by itself. Every figure's title is moved
+  out from under the toolbar (:func:`~vidconv.book.figure_layout.title_below_toolbar`).
 * :func:`setup` adds the locally served ``plotly.min.js`` to the pages that have a figure (and only
   to those), asks the notebooks' kernels for static figures, and disables the Output-widget state
-  sync that can stall an execution for a full cell timeout (nbclient issue #312).
+  sync that can stall an execution for a full cell timeout (nbclient issue #312), and loads
+  :mod:`vidconv.book.guide` (the instructor's guide's tables) and the book's stylesheet
+  (``static/vidconv.css``: code cells 80 characters wide).
 """
 
 from __future__ import annotations
@@ -15,11 +18,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pathlib
 from typing import Any
+
+from vidconv.book.figure_layout import title_below_toolbar
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 FIGURE_CLASS = "vidconv-plotly"
 PLOTLY_JS = "plotly.min.js"
+STATIC = pathlib.Path(__file__).with_name("static")  # vidconv.css: code cells that fit the page
 
 
 class PlotlyMimeRenderer:
@@ -36,6 +43,7 @@ class PlotlyMimeRenderer:
         from docutils import nodes
 
         figure = json.loads(data.content) if isinstance(data.content, str) else data.content
+        figure = {**figure, "layout": title_below_toolbar(figure.get("layout", {}))}
         # A content hash keeps the page identical from one build to the next.
         digest = hashlib.sha1(json.dumps(figure, sort_keys=True).encode()).hexdigest()[:12]
         html = pio.to_html(
@@ -58,8 +66,15 @@ def _disable_output_widget_sync() -> None:
     OutputWidget.sync_state = lambda self: None
 
 
+def _serve_book_styles(app: Any, config: Any) -> None:
+    config.html_static_path = [*config.html_static_path, str(STATIC)]
+
+
 def setup(app: Any) -> dict[str, Any]:
     os.environ["VIDCONV_STATIC_FIGURES"] = "1"  # inherited by the kernels the build starts
     _disable_output_widget_sync()
     app.connect("html-page-context", _add_plotly_where_needed)
+    app.connect("config-inited", _serve_book_styles)
+    app.add_css_file("vidconv.css")
+    app.setup_extension("vidconv.book.guide")  # the instructor's guide's {course-overview}
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

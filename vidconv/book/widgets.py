@@ -26,6 +26,7 @@ import torch
 from plotly.subplots import make_subplots
 
 from vidconv._checks import check_nonnegative_int, check_positive_int, check_tensor
+from vidconv.book.figure_layout import keep_title_clear
 from vidconv.book.menu_figure import menu_and_slider_figure
 from vidconv.receptive_field import AxisLayer, cumulative_stride, frames_reached, receptive_field
 
@@ -119,7 +120,7 @@ def receptive_field_figure(kernel_size: int = 3, stride: int = 1, dilation: int 
     traces, title = _receptive_field_traces(layers)
     fig = go.Figure(traces)
     fig.update_layout(title={"text": f"kernel {kernel_size}, stride {stride}, dilation {dilation}, depth {depth}: {title}"})
-    return _style_receptive_field(fig, depth)
+    return keep_title_clear(_style_receptive_field(fig, depth))
 
 
 def receptive_field_explorer(
@@ -221,7 +222,7 @@ def kernel_figure(weight: torch.Tensor, out_channel: int = 0, in_channel: int = 
     for trace in _kernel_traces(w, out_channel, in_channel, zmax):
         fig.add_trace(trace, **trace._vidconv_cell)
     fig.update_layout(title={"text": f"kernel {out_channel} (input channel {in_channel}) as slices over time"})
-    return _kernel_style(fig)
+    return keep_title_clear(_kernel_style(fig))
 
 
 def kernel_viewer(weight: torch.Tensor, *, static: bool | None = None, max_kernels: int = 32) -> Any:
