@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from vidconv.experiments.temporal_receptive_field import (CLIP_SIZES, TemporalProfile, temporal_profile,
+from vidconv.experiments.temporal_receptive_field import (CLIP_SIZES, TemporalProfile, frames_read, temporal_profile,
                                                           theoretical_span, thick_present_table, video_trunk)
 from vidconv.models.inception import InceptionBlock3d
 from vidconv.receptive_field import empirical_receptive_field, layers_along_axis, receptive_field
@@ -87,3 +87,13 @@ def test_unknown_network_and_a_network_without_a_time_axis():
     flat = nn.Sequential(nn.Conv3d(1, 2, 3, padding=1), nn.Flatten())
     with pytest.raises(ValueError, match=r"\(B, C, T, H, W\)"):
         temporal_profile(flat, (1, 1, 8, 4, 4))
+
+
+def test_frames_read_by_a_centred_and_a_causal_layer():
+    from vidconv.temporal.thick_present import PhenomenologicalConv3D
+
+    assert frames_read(nn.Conv3d(2, 2, (3, 3, 3), padding=1), 2) == (16, (-1, 0, 1))
+    assert frames_read(nn.Conv3d(2, 2, (4, 3, 3), padding=(2, 1, 1)), 2, frames=10) == (11, (-2, -1, 0, 1))
+    assert frames_read(PhenomenologicalConv3D(2, 2, 2, 0), 2) == (16, (-2, -1, 0))
+    with pytest.raises(ValueError, match="t must be"):
+        frames_read(nn.Conv3d(2, 2, 1), 2, frames=4, t=4)

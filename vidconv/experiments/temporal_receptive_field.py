@@ -149,3 +149,23 @@ def thick_present_table(profiles: dict[str, TemporalProfile], *, fps: float = 25
                      "clip s": round(p.frames / fps, 2), "theoretical s": round(p.theoretical / fps, 2),
                      "effective s": round(eff / fps, 2)})
     return Table(rows)
+
+
+def frames_read(layer: nn.Module, channels: int, *, frames: int = 16, t: int | None = None) -> tuple[int, tuple[int, ...]]:
+    """``(output frames, offsets)``: how many frames ``layer`` outputs for a ``frames``-frame input, and which
+    input frames, relative to the output frame's index ``t`` (default: the middle one), change that output
+    (by gradient, float64, random input: an offset of -1 is the previous frame)."""
+    if not isinstance(layer, nn.Module):
+        raise TypeError(f"layer must be an nn.Module, got {type(layer).__name__}")
+    check_positive_int(channels, "channels")
+    check_positive_int(frames, "frames")
+    probe = copy.deepcopy(layer).double().eval()
+    x = torch.randn(1, channels, frames, 5, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    x.requires_grad_()
+    y = probe(x)
+    if y.dim() != 5:
+        raise ValueError(f"layer must return (B, C, T, H, W), got {tuple(y.shape)}")
+    t = y.shape[2] // 2 if t is None else check_int(t, "t", minimum=0, maximum=y.shape[2] - 1)
+    (grad,) = torch.autograd.grad(y[:, :, t].sum(), x)
+    touched = grad[0].abs().sum(dim=(0, 2, 3)) > 0  # (frames,)
+    return y.shape[2], tuple(int(i) - t for i in torch.nonzero(touched).flatten())
