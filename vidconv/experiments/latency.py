@@ -112,6 +112,10 @@ def optimal_accuracy(visible: Sequence[int], half_window: int = HALF_WINDOW) -> 
     majority label most frequent for each pattern of the visible bits.
     """
     check_nonnegative_int(half_window, "half_window")
+    if isinstance(visible, (str, bytes)) or not isinstance(visible, (Sequence, range)):
+        raise TypeError(f"visible must be a sequence of int offsets, got {type(visible).__name__}")
+    for o in visible:
+        check_int(o, "visible")
     offsets = range(-half_window, half_window + 1)
     seen = sorted({o for o in visible if -half_window <= o <= half_window})
     counts: dict[tuple[int, ...], list[int]] = {}
