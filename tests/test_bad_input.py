@@ -716,3 +716,49 @@ def test_under_autocast_inner_blocks_take_lower_precision_activations():
     assert out.dtype == torch.bfloat16 and out.shape == (1, 4, 3, 6, 6)
     with pytest.raises(TypeError, match="FullConv3d input has dtype torch.bfloat16"):
         net(torch.rand(1, 3, 3, 6, 6, dtype=torch.bfloat16))  # outside autocast the same input is a mistake
+
+
+# ----------------------------------------------------------------------------- chapter 9 experiments
+
+from vidconv.experiments.latency import latency_experiment, majority_clips, optimal_accuracy, train_window_net, window_net  # noqa: E402
+from vidconv.experiments.streaming_video import causal_video_net, stream_vs_window  # noqa: E402
+from vidconv.experiments.temporal_lenses import influence_profile, lens_experiment  # noqa: E402
+from vidconv.experiments.temporal_receptive_field import (frames_read, temporal_profile, theoretical_span,  # noqa: E402
+                                                          thick_present_table, video_trunk)
+
+THICK_PRESENT_EXPERIMENTS = [
+    ("unknown network", lambda _: video_trunk("VGG16"), ValueError, "name must be one of"),
+    ("profile of a non-module", lambda _: temporal_profile("C3D", (1, 3, 16, 8, 8)), TypeError, "model must be an nn.Module"),
+    ("profile shape of rank 4", lambda _: temporal_profile(TINY, (1, 3, 16, 8)), ValueError, "input_shape"),
+    ("profile draws 0", lambda _: temporal_profile(TINY, (1, 3, 8, 4, 4), draws=0), ValueError, "draws must be >= 1"),
+    ("span shape of rank 3", lambda _: theoretical_span(TINY, (1, 3, 8)), ValueError, "input_shape"),
+    ("table of non-profiles", lambda _: thick_present_table({"a": 1}), TypeError, "profiles must be a dict"),
+    ("table fps 0", lambda _: thick_present_table({}, fps=0), ValueError, "fps must be in"),
+    ("frames_read channels 0", lambda _: frames_read(TINY, 0), ValueError, "channels must be >= 1"),
+    ("frames_read t past the end", lambda _: frames_read(TINY, 3, frames=4, t=9), ValueError, "t must be"),
+    ("clips 0", lambda _: majority_clips(0, 8), ValueError, "clips must be >= 1"),
+    ("frames shorter than the label window", lambda _: majority_clips(2, 4), ValueError, "frames must be >= 5"),
+    ("negative noise", lambda _: majority_clips(2, 8, noise=-1.0), ValueError, "noise must be in"),
+    ("window retention -1", lambda _: window_net(-1, 0), ValueError, "retention"),
+    ("negative delay", lambda _: train_window_net(2, 0, -1), ValueError, "delay"),
+    ("visible offsets as a set", lambda _: optimal_accuracy({0, 1}), TypeError, "visible must be a sequence"),
+    ("visible offset 0.5", lambda _: optimal_accuracy([0.5]), TypeError, "visible must be an int"),
+    ("optimal half_window -1", lambda _: optimal_accuracy([0], half_window=-1), ValueError, "half_window"),
+    ("delays as a string", lambda _: latency_experiment(delays="012"), TypeError, "delays must be a non-empty sequence"),
+    ("empty seeds", lambda _: latency_experiment(seeds=()), TypeError, "seeds must be a non-empty sequence"),
+    ("influence of a non-module", lambda _: influence_profile(None, torch.zeros(2, 30)), TypeError, "model must be an nn.Module"),
+    ("influence on a clip", lambda _: influence_profile(TINY, torch.zeros(1, 3, 30, 2, 2)), ValueError, "x must"),
+    ("influence, too few frames", lambda _: influence_profile(TINY, torch.zeros(2, 10)), ValueError, "x has 10 frames"),
+    ("lenses frames too few", lambda _: lens_experiment(frames=10), ValueError, "frames must be >= 29"),
+    ("video net channels 0", lambda _: causal_video_net(channels=0), ValueError, "channels must be >= 1"),
+    ("stream a frame, not a video", lambda _: stream_vs_window(causal_video_net(2, 1), torch.zeros(1, 3, 4, 4)),
+     ValueError, "video must"),
+    ("stream two videos", lambda _: stream_vs_window(causal_video_net(2, 1), torch.zeros(2, 3, 4, 4, 4)),
+     ValueError, "batch 1"),
+]
+FAMILIES["thick present experiments"] = THICK_PRESENT_EXPERIMENTS
+
+
+@pytest.mark.parametrize("row", THICK_PRESENT_EXPERIMENTS, ids=ids(THICK_PRESENT_EXPERIMENTS))
+def test_thick_present_experiments(row, tmp_path):
+    run_row(row, tmp_path)

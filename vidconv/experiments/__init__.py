@@ -21,6 +21,10 @@ a :class:`~vidconv.table.Table` (and the data for its figure). Chapters call the
   five strategies: label-efficiency curves (ch. 7).
 * :mod:`~vidconv.experiments.performance` — saved-for-backward memory against clip shape, training-step
   recipes (bf16, channels_last_3d, checkpointing, compile), grouped vs dense convolutions, roofline (ch. 8).
+* :mod:`~vidconv.experiments.temporal_receptive_field` — theoretical and effective temporal receptive fields;
+  :mod:`~vidconv.experiments.latency` — the latency price of looking ahead; :mod:`~vidconv.experiments.temporal_lenses`
+  — influence over lags of five temporal architectures; :mod:`~vidconv.experiments.streaming_video` — streaming a
+  causal network over a real video against recomputing its window (ch. 9).
 * :mod:`~vidconv.experiments.slowfast_pathways` — a miniature SlowFast on clips whose class needs both the
   colour (Slow pathway) and the direction of a motion the Slow frame rate aliases away (Fast pathway);
   :mod:`~vidconv.experiments.x3d_expansion` — X3D's cost as each expansion axis grows from X3D-XS;
@@ -49,6 +53,11 @@ from vidconv.experiments.s3d_placement import HEAVINESS_SETTINGS, MiniS3D, heavi
 from vidconv.experiments.slowfast_pathways import (CLASSES, PATHWAYS, MiniSlowFast, colour_motion_clips,
                                                    pathways_experiment)
 from vidconv.experiments.transfer import STRATEGIES, transfer_experiment
+from vidconv.experiments.latency import latency_experiment, optimal_accuracy, train_window_net, window_net
+from vidconv.experiments.streaming_video import causal_video_net, stream_vs_window
+from vidconv.experiments.temporal_lenses import LENSES, influence_profile, lens_experiment
+from vidconv.experiments.temporal_receptive_field import (CLIP_SIZES, TemporalProfile, frames_read, temporal_profile,
+                                                          theoretical_span, thick_present_table, video_trunk)
 from vidconv.experiments.x3d_expansion import EXPANSION_STEPS, x3d_expansion
 
 __all__ = [
@@ -68,6 +77,10 @@ __all__ = [
     "STRATEGIES", "transfer_experiment",
     # ch. 8: performance
     "RECIPES", "grouped_vs_dense", "memory_scaling", "recipe_grid",
+    # ch. 9: the thick present
+    "CLIP_SIZES", "LENSES", "TemporalProfile", "causal_video_net", "frames_read", "influence_profile",
+    "latency_experiment", "lens_experiment", "optimal_accuracy", "stream_vs_window", "temporal_profile",
+    "theoretical_span", "thick_present_table", "train_window_net", "video_trunk", "window_net",
     # ch. 11: after C3D (SlowFast, X3D)
     "CLASSES", "EXPANSION_STEPS", "PATHWAYS", "PUBLISHED", "MiniSlowFast", "colour_motion_clips",
     "pathways_experiment", "published_vs_measured", "x3d_expansion",
