@@ -21,6 +21,8 @@ a :class:`~vidconv.table.Table` (and the data for its figure). Chapters call the
   five strategies: label-efficiency curves (ch. 7).
 * :mod:`~vidconv.experiments.performance` — saved-for-backward memory against clip shape, training-step
   recipes (bf16, channels_last_3d, checkpointing, compile), grouped vs dense convolutions, roofline (ch. 8).
+* :mod:`~vidconv.experiments.movinet_streaming` — a causal MoViNet streamed chunk by chunk: equal to the
+  offline model, constant memory and time per frame, against re-running on a growing or sliding clip (ch. 11).
 
 The video modules need PyAV (``vidconv[video]``); they are not imported here, so this package works without it.
 """
@@ -30,6 +32,7 @@ from vidconv.experiments.factorisation import eckart_young_error, factorisation_
 from vidconv.experiments.i3d_inflation import boring_clip, boring_clip_deviation, zero_time_padding
 from vidconv.experiments.i3d_init import INITS, ClipNet3d, FrameNet2d, inflation_init_experiment
 from vidconv.experiments.i3d_two_stream import STREAMS, StreamNet3d, frame_differences, two_stream_experiment
+from vidconv.experiments.movinet_streaming import randomise, stream_vs_offline, streaming_cost
 from vidconv.experiments.per_frame_vs_temporal import (
     cnn_2plus1d,
     cnn_3d,
@@ -60,4 +63,6 @@ __all__ = [
     "STRATEGIES", "transfer_experiment",
     # ch. 8: performance
     "RECIPES", "grouped_vs_dense", "memory_scaling", "recipe_grid",
+    # ch. 11: after C3D
+    "randomise", "stream_vs_offline", "streaming_cost",
 ]

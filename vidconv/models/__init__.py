@@ -10,6 +10,7 @@ builder           paper                                                       to
 ``r2plus1d_18``   Tran et al., CVPR 2018                                      ``r2plus1d_18`` (same weights)
 ``mixed_resnet``  Tran et al., CVPR 2018: MCx, rMCx, R3D, f-R2D, R2D by name   ``mc3_18`` = ``"MC3"``
 ``s3d``           Xie et al., ECCV 2018 (``gating=True``: S3D-G)              ``s3d`` (same weights)
+``movinet_a0``    Kondratyuk et al., CVPR 2021 (causal, streams chunk by chunk) —
 ================  ==========================================================  ==========================
 
 ``inflate_conv``, ``inflate_batchnorm``, ``inflate_pool`` and ``inflate_network`` turn 2D layers and
@@ -23,10 +24,11 @@ from vidconv.models.inception import InceptionBlock3d
 from vidconv.models.inflate import InflatedConv3d, inflate_batchnorm, inflate_conv, inflate_network, inflate_pool
 from vidconv.models.resnet import BasicBlock, BasicStem, Bottleneck, R2Plus1dStem, VideoResNet, mc3_18, r2plus1d_18, r3d_18
 from vidconv.models.mixed import MIXED_MEMBERS, mixed_resnet, temporal_groups
+from vidconv.models.movinet import MoViNet, movinet_a0
 from vidconv.models.s3d import S3D, s3d
 
 __all__ = [
-    "C3D", "I3D", "MIXED_MEMBERS", "S3D", "BasicBlock", "BasicStem", "Bottleneck", "InceptionBlock3d", "InflatedConv3d",
+    "C3D", "I3D", "MIXED_MEMBERS", "MoViNet", "S3D", "BasicBlock", "BasicStem", "Bottleneck", "InceptionBlock3d", "InflatedConv3d",
     "R2Plus1dStem", "VideoResNet", "c3d", "i3d", "inflate_batchnorm", "inflate_conv", "inflate_network",
-    "inflate_pool", "mc3_18", "mixed_resnet", "r2plus1d_18", "r3d_18", "s3d", "temporal_groups",
+    "inflate_pool", "mc3_18", "mixed_resnet", "movinet_a0", "r2plus1d_18", "r3d_18", "s3d", "temporal_groups",
 ]
