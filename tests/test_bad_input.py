@@ -24,7 +24,7 @@ from vidconv.data.transforms import KineticsEval, KineticsTrain, center_crop, cr
 from vidconv.data.video_io import read_video, video_info, write_video
 from vidconv.experiments.per_frame_vs_temporal import cnn_3d, per_frame_cnn, temporal_vs_per_frame
 from vidconv.model_summary import summary
-from vidconv.models import C3D, VideoResNet, c3d, i3d, r3d_18, s3d
+from vidconv.models import C3D, SlowFast, VideoResNet, c3d, i3d, r3d_18, s3d, slowfast_r50, x3d
 from vidconv.models.movinet import movinet_a0
 from vidconv.models.resnet import BasicBlock, BasicStem
 from vidconv.experiments.movinet_streaming import stream_vs_offline, streaming_cost
@@ -138,6 +138,15 @@ MODELS = [
     ("r3d_18 num_classes 0", lambda _: r3d_18(num_classes=0), ValueError, "num_classes must be a positive int"),
     ("a stage of 0 blocks", lambda _: VideoResNet(BasicBlock, [blocks.FullConv3d] * 4, [1, 1, 0, 1], BasicStem),
      ValueError, "layers must have every entry >= 1"),
+    ("SlowFast clip shorter than the fast pathway's stride alpha",
+     lambda _: SlowFast(layers=(1, 1, 1, 1), widths=(8, 8, 8, 8)).eval()(torch.rand(1, 3, 2, 32, 32)),
+     ValueError, r"multiple of alpha=4 .*got T=2"),
+    ("SlowFast grey clip", lambda _: SlowFast(layers=(1, 1, 1, 1), widths=(8, 8, 8, 8)).eval()(torch.rand(1, 1, 8, 32, 32)),
+     ValueError, r"SlowFast expects 3 channels \(B, 3, T, H, W\), got shape \(1, 1, 8, 32, 32\)"),
+    ("SlowFast alpha 2.5", lambda _: slowfast_r50(alpha=2.5), TypeError, "alpha must be an int"),
+    ("X3D unknown size", lambda _: x3d("xxl"), ValueError, r"size must be one of \['l', 'm', 's', 'xs'\].*got 'xxl'"),
+    ("X3D grey clip", lambda _: x3d("xs").eval()(torch.rand(1, 1, 4, 32, 32)), ValueError,
+     r"X3D expects 3 channels \(B, 3, T, H, W\), got shape \(1, 1, 4, 32, 32\)"),
 ]
 
 

@@ -59,17 +59,24 @@ class BasicBlock(nn.Module):
 
 
 class Bottleneck(nn.Module):
-    """1x1x1 reduce, the builder's conv, 1x1x1 expand (x4), and a shortcut."""
+    """1x1x1 reduce, the builder's conv, 1x1x1 expand (x4), and a shortcut.
+
+    ``temporal_kernel_size`` (odd, keyword only) makes the reducing conv ``k_t x 1 x 1``: SlowFast's
+    blocks put their temporal filtering there, before a ``1 x 3 x 3`` spatial conv.
+    """
 
     expansion = 4
 
     def __init__(self, in_channels: int, channels: int, conv: ConvBuilder, stride: int = 1,
-                 downsample: nn.Module | None = None) -> None:
+                 downsample: nn.Module | None = None, *, temporal_kernel_size: int = 1) -> None:
         super().__init__()
+        k_t = check_positive_int(temporal_kernel_size, "temporal_kernel_size")
+        if k_t % 2 == 0:
+            raise ValueError(f"temporal_kernel_size must be odd so that T is kept, got {k_t}")
         mid = midplanes_for_2plus1d(in_channels, channels)
         out = channels * self.expansion
-        self.conv1 = nn.Sequential(nn.Conv3d(in_channels, channels, 1, bias=False), nn.BatchNorm3d(channels),
-                                   nn.ReLU(inplace=True))
+        self.conv1 = nn.Sequential(nn.Conv3d(in_channels, channels, (k_t, 1, 1), padding=(k_t // 2, 0, 0), bias=False),
+                                   nn.BatchNorm3d(channels), nn.ReLU(inplace=True))
         self.conv2 = nn.Sequential(conv(channels, channels, mid_channels=mid, stride=stride), nn.BatchNorm3d(channels),
                                    nn.ReLU(inplace=True))
         self.conv3 = nn.Sequential(nn.Conv3d(channels, out, 1, bias=False), nn.BatchNorm3d(out))
