@@ -1,23 +1,31 @@
 """pytorchvideo, the test-time reference for SlowFast and X3D (never a dependency of vidconv itself).
 
-Importing it is skipped with the reason when it is missing; its import-time FutureWarning
-(``torch.jit.script`` is deprecated, used by one of its layers) is silenced here and nowhere else.
+The tests that use it are skipped, with the reason, only when pytorchvideo is not installed; installed
+but broken (say by a new torch) is a failure. Its import-time FutureWarning (``torch.jit.script`` is
+deprecated, used by one of its layers) is silenced here and nowhere else. Only ``pytorchvideo.models`` is
+used: ``pytorchvideo.transforms`` 0.1.5 imports ``torchvision.transforms.functional_tensor``, which
+torchvision removed in 0.17, and fails to import with ours.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import warnings
 
 import pytest
 import torch
 from torch import nn
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", FutureWarning)
-    pv_slowfast = pytest.importorskip(
-        "pytorchvideo.models.slowfast", reason="pytorchvideo==0.1.5 (requirements.txt) is the reference for SlowFast")
-    pv_x3d = pytest.importorskip(
-        "pytorchvideo.models.x3d", reason="pytorchvideo==0.1.5 (requirements.txt) is the reference for X3D")
+
+
+def pytorchvideo_model(name: str):
+    """``pytorchvideo.models.<name>``, or skip the calling test with the reason if pytorchvideo is missing."""
+    if importlib.util.find_spec("pytorchvideo") is None:
+        pytest.skip("pytorchvideo is not installed: `pip install pytorchvideo==0.1.5 fvcore iopath` "
+                    "(pinned in requirements.txt) to check SlowFast and X3D against it")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return importlib.import_module(f"pytorchvideo.models.{name}")
 
 
 def randomise(model: nn.Module, seed: int) -> nn.Module:

@@ -10,7 +10,7 @@ from vidconv.models import X3D, X3D_AXES, X3D_SIZES, X3DSize, x3d
 from vidconv.models.pytorchvideo_keys import x3d_from_pytorchvideo, x3d_to_pytorchvideo
 from vidconv.models.x3d import round_width
 
-from _pytorchvideo import batch_norm_parameters, pv_x3d, randomise
+from _pytorchvideo import batch_norm_parameters, pytorchvideo_model, randomise
 
 # X3D paper (Feichtenhofer, CVPR 2020), Table 3, and PySlowFast's MODEL_ZOO.md: GFLOPs for one clip of
 # the model's own input (frames x crop^2), counted as multiply-adds (MACs: half of torch's FLOP counter),
@@ -22,8 +22,8 @@ PAPER = {"xs": (0.60, 3.76), "s": (1.96, 3.76), "m": (4.73, 3.76), "l": (18.37, 
 
 def reference(size: str, frames: int, crop: int):
     """pytorchvideo's X3D of ``size`` whose head pools exactly the final map of a ``frames x crop^2`` clip,
-    returning logits (its default adds a softmax)."""
-    return pv_x3d.create_x3d(input_clip_length=frames, input_crop_size=crop,
+    returning logits (its default adds a softmax). Skips the test if pytorchvideo is missing."""
+    return pytorchvideo_model("x3d").create_x3d(input_clip_length=frames, input_crop_size=crop,
                              depth_factor=X3D_SIZES[size].depth_factor, head_activation=None)
 
 
@@ -71,10 +71,11 @@ def test_paper_figures(size):
     with torch.device("meta"):
         model = x3d(size)
     gmacs, mparams = PAPER[size]
-    macs = vidconv.count_macs(model, spec.input_shape)
+    table = vidconv.summary(model, spec.input_shape, depth=1)
+    macs = table.total_macs
     assert abs(macs / 1e9 - gmacs) < 0.006
-    assert vidconv.count_flops(model, spec.input_shape) == 2 * macs
-    without_norms = vidconv.count_parameters(model) - batch_norm_parameters(model)
+    assert table.total_flops == 2 * macs == 2 * vidconv.count_macs(model, spec.input_shape)
+    without_norms = table.total_parameters - batch_norm_parameters(model)
     assert int(without_norms / 1e4) / 100 == mparams  # the paper truncates: 6,087,120 -> 6.08
 
 

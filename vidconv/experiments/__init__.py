@@ -23,6 +23,10 @@ a :class:`~vidconv.table.Table` (and the data for its figure). Chapters call the
   recipes (bf16, channels_last_3d, checkpointing, compile), grouped vs dense convolutions, roofline (ch. 8).
 * :mod:`~vidconv.experiments.movinet_streaming` — a causal MoViNet streamed chunk by chunk: equal to the
   offline model, constant memory and time per frame, against re-running on a growing or sliding clip (ch. 11).
+* :mod:`~vidconv.experiments.slowfast_pathways` — a miniature SlowFast on clips whose class needs both the
+  colour (Slow pathway) and the direction of a motion the Slow frame rate aliases away (Fast pathway);
+  :mod:`~vidconv.experiments.x3d_expansion` — X3D's cost as each expansion axis grows from X3D-XS;
+  :mod:`~vidconv.experiments.published_costs` — the papers' GFLOPs and parameters next to ours (ch. 11).
 
 The video modules need PyAV (``vidconv[video]``); they are not imported here, so this package works without it.
 """
@@ -41,10 +45,14 @@ from vidconv.experiments.per_frame_vs_temporal import (
     temporal_vs_per_frame_curves,
 )
 from vidconv.experiments.performance import RECIPES, grouped_vs_dense, memory_scaling, recipe_grid
+from vidconv.experiments.published_costs import PUBLISHED, published_vs_measured
 from vidconv.experiments.placement import placement_experiment
 from vidconv.experiments.r2plus1d_vs_r3d import equal_parameter_experiment, matched_widths, miniature
 from vidconv.experiments.s3d_placement import HEAVINESS_SETTINGS, MiniS3D, heaviness_experiment
+from vidconv.experiments.slowfast_pathways import (CLASSES, PATHWAYS, MiniSlowFast, colour_motion_clips,
+                                                   pathways_experiment)
 from vidconv.experiments.transfer import STRATEGIES, transfer_experiment
+from vidconv.experiments.x3d_expansion import EXPANSION_STEPS, x3d_expansion
 
 __all__ = [
     # ch. 1-2: time as the only signal
@@ -63,6 +71,8 @@ __all__ = [
     "STRATEGIES", "transfer_experiment",
     # ch. 8: performance
     "RECIPES", "grouped_vs_dense", "memory_scaling", "recipe_grid",
-    # ch. 11: after C3D
+    # ch. 11: after C3D (SlowFast, X3D, MoViNet)
+    "CLASSES", "EXPANSION_STEPS", "PATHWAYS", "PUBLISHED", "MiniSlowFast", "colour_motion_clips",
+    "pathways_experiment", "published_vs_measured", "x3d_expansion",
     "randomise", "stream_vs_offline", "streaming_cost",
 ]

@@ -10,7 +10,9 @@ Two ResNet pathways read one clip at two frame rates:
   a ``k_t x 1 x 1`` conv with temporal stride ``alpha`` puts them on the Slow pathway's frame grid, and
   they are concatenated to its channels (``lateral_ratio * beta * C`` of them).
 
-The head averages each pathway over time and space, concatenates the two and classifies.
+The head averages each pathway over time and space, concatenates the two and classifies. (pytorchvideo's
+head averages fixed 8x7x7 and 32x7x7 windows, then the windows: the same on the 8 + 32 frame, 224-pixel
+training clip; a global average lets one network take any clip.)
 
 Module for module this is pytorchvideo's ``create_slowfast`` (the released SlowFast-R50 8x8), with
 names a diagram can show (``slow.layer2``, ``laterals.1``); :mod:`vidconv.models.pytorchvideo_keys`
