@@ -29,7 +29,9 @@ from vidconv.data.video_io import read_video, video_info, write_video
 from vidconv.experiments.per_frame_vs_temporal import cnn_3d, per_frame_cnn, temporal_vs_per_frame
 from vidconv.model_summary import summary
 from vidconv.models import C3D, SlowFast, VideoResNet, c3d, i3d, r3d_18, s3d, slowfast_r50, x3d
+from vidconv.models.movinet import movinet_a0
 from vidconv.models.resnet import BasicBlock, BasicStem
+from vidconv.experiments.movinet_streaming import stream_vs_offline, streaming_cost
 from vidconv.receptive_field import (AxisLayer, empirical_receptive_field, frames_reached, layers_along_axis,
                                      receptive_field, temporal_stack)
 from vidconv.temporal.relevance import TemporalRelevanceModule, ThickPresentTokenSelector, VideoRelevanceCompressor
@@ -569,12 +571,53 @@ def test_experiments(row, tmp_path):
     run_row(row, tmp_path)
 
 
+# ----------------------------------------------------------------------------- MoViNet (ch. 11)
+
+def _streamed(chunks):
+    model = movinet_a0(num_classes=4)
+    for chunk in chunks:
+        model.stream(chunk)
+
+
+MOVINET = [
+    ("1-channel clip", lambda _: movinet_a0(num_classes=4)(torch.rand(1, 1, 2, 40, 40)), ValueError,
+     r"MoViNet expects 3 channels \(B, 3, T, H, W\), got shape \(1, 1, 2, 40, 40\)"),
+    ("4-D clip", lambda _: movinet_a0(num_classes=4)(torch.rand(1, 3, 40, 40)), ValueError,
+     r"MoViNet input must have 5 dimensions \(B, C, T, H, W\), got shape \(1, 3, 40, 40\)"),
+    ("16x16 frames", lambda _: movinet_a0(num_classes=4)(torch.rand(1, 3, 2, 16, 16)), ValueError,
+     r"at least 1 frames of 33x33 pixels .* got shape \(1, 3, 2, 16, 16\)"),
+    ("uint8 clip", lambda _: movinet_a0(num_classes=4)(torch.zeros(1, 3, 2, 40, 40, dtype=torch.uint8)), TypeError,
+     "MoViNet input must be a real floating-point tensor"),
+    ("0 classes", lambda _: movinet_a0(num_classes=0), ValueError, "num_classes must be >= 1"),
+    ("unknown activation", lambda _: movinet_a0(activation="relu"), ValueError,
+     "activation must be 'swish' or 'hardswish', got 'relu'"),
+    ("stream a non-causal model", lambda _: movinet_a0(causal=False).stream(torch.rand(1, 3, 1, 40, 40)), ValueError,
+     "needs a causal MoViNet"),
+    ("stream a 2-channel chunk", lambda _: _streamed([torch.rand(1, 2, 1, 40, 40)]), ValueError,
+     r"MoViNet.stream expects 3 channels"),
+    ("chunk of another size mid-stream",
+     lambda _: _streamed([torch.rand(1, 3, 1, 40, 40), torch.rand(1, 3, 1, 64, 64)]),
+     ValueError, r"earlier chunks had \(1, 40, 40\); call reset_stream\(\)"),
+    ("stream_vs_offline on a non-MoViNet", lambda _: stream_vs_offline(TINY, torch.rand(1, 3, 2, 40, 40)), TypeError,
+     "model must be a vidconv MoViNet"),
+    ("streaming_cost on 2 videos", lambda _: streaming_cost(movinet_a0(num_classes=4), torch.rand(2, 3, 2, 40, 40)),
+     ValueError, r"clip must hold one video \(batch size 1\), got shape \(2, 3, 2, 40, 40\)"),
+    ("chunk size 0", lambda _: stream_vs_offline(movinet_a0(num_classes=4), torch.rand(1, 3, 2, 40, 40), (0,)),
+     ValueError, "chunk_sizes must have every entry >= 1"),
+]
+
+
+@pytest.mark.parametrize("row", MOVINET, ids=ids(MOVINET))
+def test_movinet(row, tmp_path):
+    run_row(row, tmp_path)
+
+
 FAMILIES = {"conv": CONV, "receptive fields": RECEPTIVE_FIELDS, "counting": COUNTING, "models": MODELS,
             "blocks": BLOCKS, "sampling": SAMPLING, "transforms": TRANSFORMS, "video files": VIDEO_FILES,
             "folder dataset": FOLDER, "synthetic data": SYNTHETIC, "training": TRAINING,
             "distributed training": DISTRIBUTED,
             "thick present": THICK_PRESENT, "streaming": STREAMING, "relevance": RELEVANCE, "widgets": WIDGETS,
-            "experiments": EXPERIMENTS}
+            "experiments": EXPERIMENTS, "MoViNet": MOVINET}
 
 
 def test_every_family_has_its_table():

@@ -25,6 +25,8 @@ a :class:`~vidconv.table.Table` (and the data for its figure). Chapters call the
   :mod:`~vidconv.experiments.latency` — the latency price of looking ahead; :mod:`~vidconv.experiments.temporal_lenses`
   — influence over lags of five temporal architectures; :mod:`~vidconv.experiments.streaming_video` — streaming a
   causal network over a real video against recomputing its window (ch. 9).
+* :mod:`~vidconv.experiments.movinet_streaming` — a causal MoViNet streamed chunk by chunk: equal to the
+  offline model, constant memory and time per frame, against re-running on a growing or sliding clip (ch. 11).
 * :mod:`~vidconv.experiments.slowfast_pathways` — a miniature SlowFast on clips whose class needs both the
   colour (Slow pathway) and the direction of a motion the Slow frame rate aliases away (Fast pathway);
   :mod:`~vidconv.experiments.x3d_expansion` — X3D's cost as each expansion axis grows from X3D-XS;
@@ -38,6 +40,7 @@ from vidconv.experiments.factorisation import eckart_young_error, factorisation_
 from vidconv.experiments.i3d_inflation import boring_clip, boring_clip_deviation, zero_time_padding
 from vidconv.experiments.i3d_init import INITS, ClipNet3d, FrameNet2d, inflation_init_experiment
 from vidconv.experiments.i3d_two_stream import STREAMS, StreamNet3d, frame_differences, two_stream_experiment
+from vidconv.experiments.movinet_streaming import randomise, stream_vs_offline, streaming_cost
 from vidconv.experiments.per_frame_vs_temporal import (
     cnn_2plus1d,
     cnn_3d,
@@ -81,7 +84,8 @@ __all__ = [
     "CLIP_SIZES", "LENSES", "TemporalProfile", "causal_video_net", "frames_read", "influence_profile",
     "latency_experiment", "lens_experiment", "optimal_accuracy", "stream_vs_window", "temporal_profile",
     "theoretical_span", "thick_present_table", "train_window_net", "video_trunk", "window_net",
-    # ch. 11: after C3D (SlowFast, X3D)
+    # ch. 11: after C3D (SlowFast, X3D, MoViNet)
     "CLASSES", "EXPANSION_STEPS", "PATHWAYS", "PUBLISHED", "MiniSlowFast", "colour_motion_clips",
     "pathways_experiment", "published_vs_measured", "x3d_expansion",
+    "randomise", "stream_vs_offline", "streaming_cost",
 ]

@@ -12,6 +12,7 @@ builder           paper                                                       to
 ``s3d``           Xie et al., ECCV 2018 (``gating=True``: S3D-G)              ``s3d`` (same weights)
 ``slowfast_r50``  Feichtenhofer et al., ICCV 2019 (SlowFast-R50, 8x8)          pytorchvideo's (renamed keys)
 ``x3d``           Feichtenhofer, CVPR 2020 (X3D-XS/S/M/L by ``size``)          pytorchvideo's (renamed keys)
+``movinet_a0``    Kondratyuk et al., CVPR 2021 (causal, streams chunk by chunk) —
 ================  ==========================================================  ==========================
 
 ``inflate_conv``, ``inflate_batchnorm``, ``inflate_pool`` and ``inflate_network`` turn 2D layers and
@@ -26,13 +27,14 @@ from vidconv.models.inception import InceptionBlock3d
 from vidconv.models.inflate import InflatedConv3d, inflate_batchnorm, inflate_conv, inflate_network, inflate_pool
 from vidconv.models.resnet import BasicBlock, BasicStem, Bottleneck, R2Plus1dStem, VideoResNet, mc3_18, r2plus1d_18, r3d_18
 from vidconv.models.mixed import MIXED_MEMBERS, mixed_resnet, temporal_groups
+from vidconv.models.movinet import MoViNet, movinet_a0
 from vidconv.models.s3d import S3D, s3d
 from vidconv.models.slowfast import FastToSlow, SlowFast, slowfast_r50
 from vidconv.models.x3d import X3D, X3D_AXES, X3D_SIZES, X3DSize, x3d
 
 __all__ = [
-    "C3D", "I3D", "MIXED_MEMBERS", "S3D", "BasicBlock", "BasicStem", "Bottleneck", "InceptionBlock3d", "InflatedConv3d",
+    "C3D", "I3D", "MIXED_MEMBERS", "MoViNet", "S3D", "BasicBlock", "BasicStem", "Bottleneck", "InceptionBlock3d", "InflatedConv3d",
     "R2Plus1dStem", "VideoResNet", "c3d", "i3d", "inflate_batchnorm", "inflate_conv", "inflate_network",
-    "inflate_pool", "mc3_18", "mixed_resnet", "r2plus1d_18", "r3d_18", "s3d", "temporal_groups",
+    "inflate_pool", "mc3_18", "mixed_resnet", "movinet_a0", "r2plus1d_18", "r3d_18", "s3d", "temporal_groups",
     "FastToSlow", "SlowFast", "slowfast_r50", "X3D", "X3D_AXES", "X3D_SIZES", "X3DSize", "x3d",
 ]
