@@ -80,7 +80,10 @@ def saved_tensor_memory(model: nn.Module, x: torch.Tensor, *, per_layer: bool = 
         if key not in params and key not in seen:
             seen[key] = t
             owner[key] = stack[-1]
-        return t
+        # Never return ``t`` itself: an operation that saves its own output (ReLU, sigmoid) would then
+        # hold that output through its own grad_fn, a reference cycle that outlives this call and
+        # leaked the whole graph's activations. A detached view shares the storage but not the graph.
+        return t.detach()
 
     def enter(name: str):
         def hook(module: nn.Module, args: tuple) -> None:
@@ -109,4 +112,7 @@ def saved_tensor_memory(model: nn.Module, x: torch.Tensor, *, per_layer: bool = 
         nbytes = t.untyped_storage().nbytes()
         total += nbytes
         layers[owner[key]] = layers.get(owner[key], 0) + nbytes
+    # The graph's saved variables keep ``pack`` alive, ``pack`` keeps ``seen``, and ``seen`` the graph's
+    # tensors: a cycle through C++ that Python's collector cannot see. Emptying ``seen`` breaks it.
+    seen.clear()
     return SavedMemory(total=total, per_layer=layers, tensors=n_saved)
