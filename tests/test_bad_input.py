@@ -424,8 +424,8 @@ def test_streaming(row, tmp_path):
 RELEVANCE = [
     ("float64 steps", lambda _: TemporalRelevanceModule(8, 3, 2)(torch.randn(1, 4, 8, dtype=torch.float64)), TypeError,
      "x has dtype torch.float64 but TemporalRelevanceModule has dtype torch.float32"),
-    ("float mask", lambda _: TemporalRelevanceModule(8, 3, 2)(torch.randn(1, 4, 8), torch.ones(1, 4)), TypeError,
-     "mask must be a bool tensor"),
+    ("mask of 0.5", lambda _: TemporalRelevanceModule(8, 3, 2)(torch.randn(1, 4, 8), torch.full((1, 4), 0.5)),
+     ValueError, r"mask of dtype torch.float32 must hold only 0 \(padding\) and 1 \(valid\)"),
     ("hidden_dim True", lambda _: TemporalRelevanceModule(True), TypeError, "hidden_dim must be an int"),
     ("window 0", lambda _: TemporalRelevanceModule(8, temporal_window=0), ValueError, "temporal_window must be >= 1"),
     ("selector float64", lambda _: ThickPresentTokenSelector(8)(torch.randn(1, 4, 8, dtype=torch.float64)), TypeError,
