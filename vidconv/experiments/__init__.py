@@ -21,6 +21,10 @@ a :class:`~vidconv.table.Table` (and the data for its figure). Chapters call the
   five strategies: label-efficiency curves (ch. 7).
 * :mod:`~vidconv.experiments.performance` — saved-for-backward memory against clip shape, training-step
   recipes (bf16, channels_last_3d, checkpointing, compile), grouped vs dense convolutions, roofline (ch. 8).
+* :mod:`~vidconv.experiments.token_budget` — tokens and attention FLOPs of a clip, joint vs divided;
+  :mod:`~vidconv.experiments.relevance_context` — relevance needs a temporal window (moving frames, ROC AUC);
+  :mod:`~vidconv.experiments.relevance_selection` — the keep-ratio accuracy/compute frontier of token selection;
+  :mod:`~vidconv.experiments.relevance_compression` — query-conditioned merging and what a probe still reads (ch. 10).
 
 The video modules need PyAV (``vidconv[video]``); they are not imported here, so this package works without it.
 """
@@ -40,7 +44,11 @@ from vidconv.experiments.per_frame_vs_temporal import (
 from vidconv.experiments.performance import RECIPES, grouped_vs_dense, memory_scaling, recipe_grid
 from vidconv.experiments.placement import placement_experiment
 from vidconv.experiments.r2plus1d_vs_r3d import equal_parameter_experiment, matched_widths, miniature
+from vidconv.experiments.relevance_compression import compression_probe, query_clip_batch, ridge_probe_accuracy
+from vidconv.experiments.relevance_context import moving_frames_batch, roc_auc, window_sweep
+from vidconv.experiments.relevance_selection import TokenClassifier, keep_ratio_frontier, present_event_batch
 from vidconv.experiments.s3d_placement import HEAVINESS_SETTINGS, MiniS3D, heaviness_experiment
+from vidconv.experiments.token_budget import SelfAttention, attention_flops_formula, token_budget
 from vidconv.experiments.transfer import STRATEGIES, transfer_experiment
 
 __all__ = [
@@ -60,4 +68,8 @@ __all__ = [
     "STRATEGIES", "transfer_experiment",
     # ch. 8: performance
     "RECIPES", "grouped_vs_dense", "memory_scaling", "recipe_grid",
+    # ch. 10: relevance
+    "SelfAttention", "TokenClassifier", "attention_flops_formula", "compression_probe", "keep_ratio_frontier",
+    "moving_frames_batch", "present_event_batch", "query_clip_batch", "ridge_probe_accuracy", "roc_auc",
+    "token_budget", "window_sweep",
 ]
