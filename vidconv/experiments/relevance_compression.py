@@ -54,6 +54,10 @@ def ridge_probe_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: t
     if test_x.shape[1] != train_x.shape[1]:
         raise ValueError(f"test_x must have train_x's {train_x.shape[1]} features, got {test_x.shape[1]}")
     check_number(l2, "l2", minimum=0.0, exclusive_minimum=True)
+    for labels, features, name in ((train_y, train_x, "train_y"), (test_y, test_x, "test_y")):
+        if not isinstance(labels, torch.Tensor) or labels.dtype != torch.long or labels.shape != features.shape[:1]:
+            raise ValueError(f"{name} must be a torch.long tensor of {features.shape[0]} class indices, got "
+                             f"{getattr(labels, 'dtype', type(labels).__name__)} {tuple(getattr(labels, 'shape', ()))}")
     x = torch.cat([train_x.double(), torch.ones(len(train_x), 1, dtype=torch.float64)], dim=1)  # bias column
     y = F.one_hot(train_y, int(max(train_y.max(), test_y.max())) + 1).double()
     w = torch.linalg.solve(x.T @ x + l2 * torch.eye(x.shape[1], dtype=torch.float64), x.T @ y)
