@@ -115,7 +115,7 @@ def _train_and_probe(ratios: list[int], *, frames: int, tokens: int, dim: int, n
     prototypes = 3.0 * F.normalize(torch.randn(num_classes, dim, generator=torch.Generator().manual_seed(seed)), dim=1)
     gen = torch.Generator().manual_seed(seed)
     compressor = VideoRelevanceCompressor(dim, frames, ratios[0], num_heads=4 if dim % 4 == 0 else 1).to(device)
-    optimizer = torch.optim.Adam(compressor.parameters(), lr=lr)
+    optimizer = torch.optim.Adam(compressor.parameters(), lr=lr, foreach=True)
     for _ in range(train_steps):
         x, text, matches, _ = query_clip_batch(prototypes, batch_size, frames, tokens, generator=gen)
         _, relevance = compressor(x.to(device), text.to(device))

@@ -76,7 +76,7 @@ def _train_and_measure(window: int, modules: dict, x_test: torch.Tensor, y_test:
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)  # every window sees the same training sequences
     module = TemporalRelevanceModule(hidden_dim, window, num_heads=4 if hidden_dim % 4 == 0 else 1).to(device)
-    optimizer = torch.optim.Adam(module.parameters(), lr=lr)
+    optimizer = torch.optim.Adam(module.parameters(), lr=lr, foreach=True)
     for _ in range(train_steps):
         x, y = moving_frames_batch(batch_size, steps, hidden_dim, generator=gen)
         loss = F.binary_cross_entropy(module(x.to(device)), y.float().to(device))

@@ -115,7 +115,7 @@ def keep_ratio_frontier(keep_ratios: Sequence[float] = (0.0625, 0.125, 0.25, 0.5
         selector = ThickPresentTokenSelector(dim, present_thickness, ratio).to(device) if mode == "learned" else None
         k = steps if mode == "all" else ThickPresentTokenSelector(dim, 1, ratio).kept(steps)
         params = list(model.parameters()) + (list(selector.parameters()) if selector else [])
-        optimizer = torch.optim.Adam(params, lr=lr)
+        optimizer = torch.optim.Adam(params, lr=lr, foreach=True)
 
         def forward(x: torch.Tensor) -> torch.Tensor:
             if selector is not None:
