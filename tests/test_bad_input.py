@@ -27,6 +27,11 @@ from vidconv.data.synthetic import RotatingBlobs, rotation_speeds
 from vidconv.data.transforms import KineticsEval, KineticsTrain, center_crop, crop, normalize, resize
 from vidconv.data.video_io import read_video, video_info, write_video
 from vidconv.experiments.per_frame_vs_temporal import cnn_3d, per_frame_cnn, temporal_vs_per_frame
+from vidconv.experiments.relevance_compression import (compression_probe, query_clip_batch, ridge_probe_accuracy,
+                                                       uniform_merge)
+from vidconv.experiments.relevance_context import moving_frames_batch, roc_auc, window_sweep
+from vidconv.experiments.relevance_selection import TokenClassifier, keep_ratio_frontier, present_event_batch
+from vidconv.experiments.token_budget import SelfAttention, token_budget
 from vidconv.model_summary import summary
 from vidconv.models import C3D, SlowFast, VideoResNet, c3d, i3d, r3d_18, s3d, slowfast_r50, x3d
 from vidconv.models.movinet import movinet_a0
@@ -508,8 +513,8 @@ def test_streaming(row, tmp_path):
 RELEVANCE = [
     ("float64 steps", lambda _: TemporalRelevanceModule(8, 3, 2)(torch.randn(1, 4, 8, dtype=torch.float64)), TypeError,
      "x has dtype torch.float64 but TemporalRelevanceModule has dtype torch.float32"),
-    ("float mask", lambda _: TemporalRelevanceModule(8, 3, 2)(torch.randn(1, 4, 8), torch.ones(1, 4)), TypeError,
-     "mask must be a bool tensor"),
+    ("mask of 0.5", lambda _: TemporalRelevanceModule(8, 3, 2)(torch.randn(1, 4, 8), torch.full((1, 4), 0.5)),
+     ValueError, r"mask of dtype torch.float32 must hold only 0 \(padding\) and 1 \(valid\)"),
     ("hidden_dim True", lambda _: TemporalRelevanceModule(True), TypeError, "hidden_dim must be an int"),
     ("window 0", lambda _: TemporalRelevanceModule(8, temporal_window=0), ValueError, "temporal_window must be >= 1"),
     ("selector float64", lambda _: ThickPresentTokenSelector(8)(torch.randn(1, 4, 8, dtype=torch.float64)), TypeError,
@@ -563,6 +568,43 @@ EXPERIMENTS = [
     ("unknown dataset option", lambda _: temporal_vs_per_frame(colour=3), TypeError, "unknown dataset option"),
     ("1 class", lambda _: per_frame_cnn(1), ValueError, "num_classes must be >= 2"),
     ("width 0", lambda _: cnn_3d(4, width=0), ValueError, "width must be >= 1"),
+    # ch. 10: relevance experiments
+    ("token budget no frames", lambda _: token_budget(()), ValueError, "frames must list at least one clip length"),
+    ("token budget frames 0", lambda _: token_budget((8, 0)), ValueError, "frames must have every entry >= 1"),
+    ("image not a multiple of patch", lambda _: token_budget(image_size=100, patch_size=16), ValueError,
+     r"image_size \(100\) must be a multiple of patch_size \(16\)"),
+    ("attention heads do not divide", lambda _: SelfAttention(10, 4), ValueError, r"dim \(10\) must be divisible"),
+    ("attention on (N, D)", lambda _: SelfAttention(8, 2)(torch.randn(5, 8)), ValueError,
+     r"x must have 3 dimensions \(B, N, D\)"),
+    ("windows empty", lambda _: window_sweep(()), ValueError, "windows must name at least one window size"),
+    ("window 0", lambda _: window_sweep((1, 0)), ValueError, "windows must have every entry >= 1"),
+    ("moving fraction 2", lambda _: moving_frames_batch(2, moving_fraction=2.0), ValueError,
+     r"moving_fraction must be in \[0, 1\]"),
+    ("auc one class", lambda _: roc_auc(torch.rand(5), torch.ones(5, dtype=torch.bool)), ValueError,
+     "labels must contain both classes, got 5 positives and 0 negatives"),
+    ("auc shapes differ", lambda _: roc_auc(torch.rand(5), torch.ones(4)), ValueError,
+     r"labels must be a tensor of the scores' shape \(5,\)"),
+    ("keep ratio 0", lambda _: keep_ratio_frontier((0.0,)), ValueError, r"keep_ratios must be in \(0, 1\]"),
+    ("keep ratios a number", lambda _: keep_ratio_frontier(0.5), ValueError, "keep_ratios must be a non-empty sequence"),
+    ("present longer than steps", lambda _: keep_ratio_frontier(steps=4, present=4), ValueError, "steps must be >= 5"),
+    ("event batch short", lambda _: present_event_batch(torch.eye(3, 8), 2, 4, present=3, distractors=2), ValueError,
+     "steps must be >= 5"),
+    ("event prototypes 1-D", lambda _: present_event_batch(torch.ones(8), 2), ValueError,
+     r"prototypes must have 2 dimensions \(classes, D\)"),
+    ("classifier 1 class", lambda _: TokenClassifier(8, 1, 10), ValueError, "num_classes must be >= 2"),
+    ("compression ratio 0", lambda _: compression_probe((2, 0)), ValueError, "compression_ratios must be >= 1"),
+    ("compression ratios None", lambda _: compression_probe(None), ValueError,
+     "compression_ratios must be a non-empty sequence"),
+    ("query clips match 1.5", lambda _: query_clip_batch(torch.eye(3, 8), 2, match_fraction=1.5), ValueError,
+     r"match_fraction must be in \[0, 1\]"),
+    ("probe features differ", lambda _: ridge_probe_accuracy(torch.rand(6, 3), torch.zeros(6, dtype=torch.long),
+                                                             torch.rand(2, 4), torch.zeros(2, dtype=torch.long)),
+     ValueError, "test_x must have train_x's 3 features, got 4"),
+    ("probe float labels", lambda _: ridge_probe_accuracy(torch.rand(6, 3), torch.zeros(6), torch.rand(2, 3),
+                                                          torch.zeros(2, dtype=torch.long)),
+     ValueError, "train_y must be a torch.long tensor of 6 class indices"),
+    ("merge 3-D tokens", lambda _: uniform_merge(torch.rand(2, 4, 8), 2), ValueError,
+     r"tokens must have 4 dimensions \(B, T, N, D\)"),
 ]
 
 

@@ -34,6 +34,20 @@ def test_mask_zeroes_padded_steps_and_padding_changes_nothing_else():
     torch.testing.assert_close(r[1, :6], module(x[1:, :6])[0])
 
 
+@pytest.mark.parametrize("dtype", [torch.long, torch.int32, torch.uint8, torch.float32, torch.float64, torch.float16])
+def test_integer_and_float_masks_give_the_bool_masks_result(dtype):
+    """Transformer libraries hand over attention masks of 0/1 numbers; they mean what the bool mask means."""
+    torch.manual_seed(0)
+    module = TemporalRelevanceModule(16, 3, 2).eval()
+    x = torch.randn(2, 10, 16)
+    valid = torch.ones(2, 10, dtype=torch.bool)
+    valid[1, 6:] = False
+    expected = module(x, valid)
+    got = module(x, valid.to(dtype))
+    assert torch.equal(got, expected)
+    assert (got[1, 6:] == 0).all() and torch.equal(got[0], module(x[:1])[0])
+
+
 def test_window_limits_the_context():
     torch.manual_seed(0)
     module = TemporalRelevanceModule(8, 3, 2).eval()
@@ -173,7 +187,9 @@ def test_text_conditions_relevance_and_all_parameters_learn():
     (lambda: TemporalRelevanceModule(8, 0, 2), ValueError, "temporal_window must be >= 1"),
     (lambda: TemporalRelevanceModule(8, 3, 2)(torch.randn(2, 5, 6)), ValueError, r"hidden_dim=8 .*\(2, 5, 6\)"),
     (lambda: TemporalRelevanceModule(8, 3, 2)(torch.randn(5, 8)), ValueError, "3 dimensions"),
-    (lambda: TemporalRelevanceModule(8, 3, 2)(torch.randn(2, 5, 8), torch.ones(2, 5)), TypeError, "bool tensor"),
+    (lambda: TemporalRelevanceModule(8, 3, 2)(torch.randn(2, 5, 8), torch.full((2, 5), 0.5)), ValueError,
+     r"must hold only 0 \(padding\) and 1 \(valid\), found 0.5"),
+    (lambda: TemporalRelevanceModule(8, 3, 2)(torch.randn(2, 5, 8), [[1] * 5] * 2), TypeError, "bool or 0/1 numbers"),
     (lambda: TemporalRelevanceModule(8, 3, 2)(torch.randn(2, 5, 8), torch.ones(2, 4, dtype=torch.bool)), ValueError, r"\(B, T\) = \(2, 5\)"),
     (lambda: ThickPresentTokenSelector(8, 4, 0.0), ValueError, r"keep_ratio must be a number in \(0, 1\]"),
     (lambda: ThickPresentTokenSelector(8, 4, 1.5), ValueError, "keep_ratio"),

@@ -25,6 +25,10 @@ a :class:`~vidconv.table.Table` (and the data for its figure). Chapters call the
   :mod:`~vidconv.experiments.latency` — the latency price of looking ahead; :mod:`~vidconv.experiments.temporal_lenses`
   — influence over lags of five temporal architectures; :mod:`~vidconv.experiments.streaming_video` — streaming a
   causal network over a real video against recomputing its window (ch. 9).
+* :mod:`~vidconv.experiments.token_budget` — tokens and attention FLOPs of a clip, joint vs divided;
+  :mod:`~vidconv.experiments.relevance_context` — relevance needs a temporal window (moving frames, ROC AUC);
+  :mod:`~vidconv.experiments.relevance_selection` — the keep-ratio accuracy/compute frontier of token selection;
+  :mod:`~vidconv.experiments.relevance_compression` — query-conditioned merging and what a probe still reads (ch. 10).
 * :mod:`~vidconv.experiments.movinet_streaming` — a causal MoViNet streamed chunk by chunk: equal to the
   offline model, constant memory and time per frame, against re-running on a growing or sliding clip (ch. 11).
 * :mod:`~vidconv.experiments.slowfast_pathways` — a miniature SlowFast on clips whose class needs both the
@@ -52,9 +56,13 @@ from vidconv.experiments.performance import RECIPES, grouped_vs_dense, memory_sc
 from vidconv.experiments.published_costs import PUBLISHED, published_vs_measured
 from vidconv.experiments.placement import placement_experiment
 from vidconv.experiments.r2plus1d_vs_r3d import equal_parameter_experiment, matched_widths, miniature
+from vidconv.experiments.relevance_compression import compression_probe, query_clip_batch, ridge_probe_accuracy
+from vidconv.experiments.relevance_context import moving_frames_batch, roc_auc, window_sweep
+from vidconv.experiments.relevance_selection import TokenClassifier, keep_ratio_frontier, present_event_batch
 from vidconv.experiments.s3d_placement import HEAVINESS_SETTINGS, MiniS3D, heaviness_experiment
 from vidconv.experiments.slowfast_pathways import (CLASSES, PATHWAYS, MiniSlowFast, colour_motion_clips,
                                                    pathways_experiment)
+from vidconv.experiments.token_budget import SelfAttention, attention_flops_formula, token_budget
 from vidconv.experiments.transfer import STRATEGIES, transfer_experiment
 from vidconv.experiments.latency import latency_experiment, optimal_accuracy, train_window_net, window_net
 from vidconv.experiments.streaming_video import causal_video_net, stream_vs_window
@@ -84,6 +92,10 @@ __all__ = [
     "CLIP_SIZES", "LENSES", "TemporalProfile", "causal_video_net", "frames_read", "influence_profile",
     "latency_experiment", "lens_experiment", "optimal_accuracy", "stream_vs_window", "temporal_profile",
     "theoretical_span", "thick_present_table", "train_window_net", "video_trunk", "window_net",
+    # ch. 10: relevance
+    "SelfAttention", "TokenClassifier", "attention_flops_formula", "compression_probe", "keep_ratio_frontier",
+    "moving_frames_batch", "present_event_batch", "query_clip_batch", "ridge_probe_accuracy", "roc_auc",
+    "token_budget", "window_sweep",
     # ch. 11: after C3D (SlowFast, X3D, MoViNet)
     "CLASSES", "EXPANSION_STEPS", "PATHWAYS", "PUBLISHED", "MiniSlowFast", "colour_motion_clips",
     "pathways_experiment", "published_vs_measured", "x3d_expansion",

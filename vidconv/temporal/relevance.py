@@ -42,14 +42,25 @@ def _check_tokens(x: torch.Tensor, name: str, ndim: int, layout: str, hidden_dim
 
 
 def _check_mask(mask: torch.Tensor | None, batch: int, steps: int, device: torch.device) -> torch.Tensor | None:
+    """The mask as bool (B, T), True = a real step.
+
+    Accepts what users bring: bool, or the 0/1 integer or float masks of transformer libraries (an
+    ``attention_mask`` of ones and zeros). Any other value is refused rather than guessed at.
+    """
     if mask is None:
         return None
-    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-        raise TypeError(f"mask must be a bool tensor (B, T) with True = valid, got {getattr(mask, 'dtype', type(mask).__name__)}")
+    if not isinstance(mask, torch.Tensor) or mask.is_complex():
+        raise TypeError(f"mask must be a (B, T) tensor of bool or 0/1 numbers (1 = valid), "
+                        f"got {getattr(mask, 'dtype', type(mask).__name__)}")
     if tuple(mask.shape) != (batch, steps):
         raise ValueError(f"mask must have shape (B, T) = {(batch, steps)}, got {tuple(mask.shape)}")
     if mask.device != device:
         raise ValueError(f"mask is on {mask.device} but x is on {device}")
+    if mask.dtype != torch.bool:
+        if not bool(((mask == 0) | (mask == 1)).all()):
+            bad = mask[(mask != 0) & (mask != 1)].flatten()[0].item()
+            raise ValueError(f"mask of dtype {mask.dtype} must hold only 0 (padding) and 1 (valid), found {bad}")
+        mask = mask == 1
     return mask
 
 
@@ -62,8 +73,9 @@ class TemporalRelevanceModule(nn.Module):
             (``temporal_window // 2`` steps each side, the extra one in the past when it is even).
         num_heads: attention heads.
 
-    ``forward(x, mask=None)`` takes ``x`` (B, T, D) and an optional bool ``mask`` (B, T), True where a
-    step is real; returns relevance (B, T) in [0, 1], exactly 0 at masked steps, for any T.
+    ``forward(x, mask=None)`` takes ``x`` (B, T, D) and an optional ``mask`` (B, T), True (or 1) where a
+    step is real — bool, or 0/1 integers or floats as transformer libraries' attention masks are;
+    returns relevance (B, T) in [0, 1], exactly 0 at masked steps, for any T.
     """
 
     def __init__(self, hidden_dim: int, temporal_window: int = 5, num_heads: int = 4) -> None:
