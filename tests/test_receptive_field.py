@@ -7,7 +7,13 @@ import torch
 from torch import nn
 
 import vidconv
-from vidconv import AxisLayer, empirical_receptive_field, frames_reached, receptive_field, temporal_stack
+from vidconv import (
+    AxisLayer,
+    empirical_receptive_field,
+    frames_reached,
+    receptive_field,
+    temporal_stack,
+)
 
 
 def temporal_stack_with_pooling(layers, pool_every: int) -> nn.Sequential:
@@ -143,7 +149,7 @@ def test_sum_pool_twin_has_the_max_pools_grid_and_windows(ceil_mode):
         for k in range(1, 4):
             for s in range(1, 4):
                 for d in (1, 2):
-                    for p in range(0, (d * (k - 1) + 1) // 2 + 1):
+                    for p in range((d * (k - 1) + 1) // 2 + 1):
                         pool = nn.MaxPool3d((k, 1, 1), (s, 1, 1), (p, 0, 0), (d, 1, 1), ceil_mode=ceil_mode)
                         x = torch.eye(n, dtype=torch.float64).view(n, 1, n, 1, 1)  # clip i: 1 at frame i
                         try:

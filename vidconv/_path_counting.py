@@ -60,7 +60,7 @@ class SumPoolTwin(nn.Module):
         self.dilation = _tuple(pool.dilation, dims)
         self.ceil_mode = bool(pool.ceil_mode)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         dims = len(self.kernel_size)
         pads: list[int] = []  # F.pad lists the last axis first: (front, back) per axis
         for n, k, s, p, d in reversed(list(zip(x.shape[-dims:], self.kernel_size, self.stride, self.padding,
@@ -80,8 +80,13 @@ def _replace(root: nn.Module, name: str, new: nn.Module) -> None:
 def path_counting_copy(model: nn.Module) -> nn.Module:
     """A float64 copy whose gradient is non-zero exactly where a path to the output exists.
 
-    * conv weights become 1 and biases 0, so with a positive input every activation stays positive,
-      ReLUs pass everything and no path is lost by cancellation;
+    * conv and linear weights become ``1 / fan_in`` (each unit averages its inputs) and biases 0, so
+      with a positive input every activation stays positive, ReLUs pass everything and no path is lost
+      by cancellation; and every activation stays in (0, 1]: with weights 1 they grew by the fan-in at
+      every layer, and a gate (a sigmoid of thousands, as in squeeze-excitation) had a gradient of
+      exactly 0 in float64, cutting the paths through it;
+    * every other parameter becomes 1: a learned scale that starts at 0 (MoViNet's ``rezero``) must
+      not cut its branch;
     * batch norms become the identity (statistics 0 and 1, scale 1, shift 0): in eval mode a batch
       norm is a per-channel affine map that adds no path, but trained statistics could turn every
       activation negative and let a ReLU cut all paths;
@@ -100,9 +105,11 @@ def path_counting_copy(model: nn.Module) -> nn.Module:
                 m.reset_parameters()
     clone = clone.double().eval()
     with torch.no_grad():
+        for p in clone.parameters():
+            p.fill_(1.0)
         for name, m in list(clone.named_modules()):
-            if isinstance(m, nn.modules.conv._ConvNd):
-                m.weight.fill_(1.0)
+            if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear)):
+                m.weight.fill_(1.0 / m.weight[0].numel())  # weight[0]: one output's inputs (per group)
                 if m.bias is not None:
                     m.bias.zero_()
             replacement = _twin(name, m)

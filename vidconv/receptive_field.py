@@ -23,10 +23,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from vidconv._checks import check_int, check_int_sequence, check_positive_int, check_shape
+from vidconv._checks import (
+    check_int,
+    check_int_sequence,
+    check_positive_int,
+    check_shape,
+)
 from vidconv._path_counting import path_counting_copy
 from vidconv._probe import probe_input
-
 
 MAX_UNITS_LISTED = 2**22  # frames_reached refuses stacks whose levels would list more units than this
 
@@ -246,6 +250,6 @@ def empirical_receptive_field(
     positions = tuple(int(i) for i in torch.nonzero(reached).flatten())
     if not positions:
         raise ValueError(f"no input position reaches output unit {tuple(output_index)} of {type(model).__name__}: "
-                         "the path-counting copy (weights 1, biases 0, batch norm as identity) still gives it a "
-                         "zero gradient, so some other layer blocks every path")
+                         "the path-counting copy (positive averaging weights, biases 0, batch norm as identity) still "
+                         "gives it a zero gradient, so some other layer blocks every path")
     return MeasuredField(positions)
