@@ -104,6 +104,18 @@ RECEPTIVE_FIELDS = [
      "model must be an nn.Module"),
     ("axis 3", lambda _: layers_along_axis(TINY, axis=3), ValueError, "axis must be 0"),
     ("channels 0", lambda _: temporal_stack([(3,)], channels=0), ValueError, "channels must be >= 1"),
+    ("output_index an int", lambda _: empirical_receptive_field(TINY, (1, 3, 5, 5, 5), output_index=2), TypeError,
+     "output_index must be a sequence of 3 ints"),
+    ("output_index of 2 entries", lambda _: empirical_receptive_field(TINY, (1, 3, 5, 5, 5), output_index=(2, 2)),
+     ValueError, "output_index must be a sequence of 3 ints"),
+    ("output_index outside the output",
+     lambda _: empirical_receptive_field(TINY, (1, 3, 5, 5, 5), output_index=(5, 0, 0)), ValueError,
+     r"output_index must be a \(t, h, w\) inside the output \(5, 5, 5\)"),
+    ("axis True", lambda _: empirical_receptive_field(TINY, (1, 3, 5, 5, 5), axis=True), TypeError,
+     "axis must be an int"),
+    ("max pool returning indices",
+     lambda _: empirical_receptive_field(nn.MaxPool3d(2, return_indices=True), (1, 3, 4, 4, 4)), ValueError,
+     "returns its arg-max indices"),
 ]
 
 

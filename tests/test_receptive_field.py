@@ -7,7 +7,13 @@ import torch
 from torch import nn
 
 import vidconv
-from vidconv import AxisLayer, empirical_receptive_field, frames_reached, receptive_field, temporal_stack
+from vidconv import (
+    AxisLayer,
+    empirical_receptive_field,
+    frames_reached,
+    receptive_field,
+    temporal_stack,
+)
 
 
 def temporal_stack_with_pooling(layers, pool_every: int) -> nn.Sequential:
@@ -122,3 +128,94 @@ def test_summary_fields_use_the_one_recurrence():
         assert f.size == (receptive_field(layers),) * 3
         assert f.jump == (vidconv.cumulative_stride(layers),) * 3
     assert extend_field(5, 2, 3, 2, 3) == (5 + 2 * 3 * 2, 4)
+
+
+# ----------------------------------------------------------------------------- max pooling's twin, small maps
+
+
+def window_positions(n, k, s, p, d, j):
+    """Input samples that output unit ``j`` of a max pool reads: j*s - p + i*d inside the input."""
+    return sorted({j * s - p + i * d for i in range(k)} & set(range(n)))
+
+
+@pytest.mark.parametrize("ceil_mode", [False, True])
+def test_sum_pool_twin_has_the_max_pools_grid_and_windows(ceil_mode):
+    """Every geometry max pooling accepts, including inputs smaller than the kernel: same output grid, and each
+    output unit reads exactly its window (checked against the index formula)."""
+    from vidconv._path_counting import SumPoolTwin
+
+    checked = 0
+    for n in range(1, 8):
+        for k in range(1, 4):
+            for s in range(1, 4):
+                for d in (1, 2):
+                    for p in range((d * (k - 1) + 1) // 2 + 1):
+                        pool = nn.MaxPool3d((k, 1, 1), (s, 1, 1), (p, 0, 0), (d, 1, 1), ceil_mode=ceil_mode)
+                        x = torch.eye(n, dtype=torch.float64).view(n, 1, n, 1, 1)  # clip i: 1 at frame i
+                        try:
+                            expected = pool(x).shape
+                        except RuntimeError:
+                            continue  # max pooling itself refuses this geometry
+                        y = SumPoolTwin(pool)(x)  # linear: y[i, 0, j] != 0 iff unit j reads frame i
+                        assert y.shape == expected, (n, k, s, p, d)
+                        for j in range(y.shape[2]):
+                            reached = torch.nonzero(y[:, 0, j, 0, 0]).flatten().tolist()
+                            assert reached == window_positions(n, k, s, p, d, j), (n, k, s, p, d, j)
+                        checked += 1
+    assert checked > 150
+
+
+def test_padded_max_pool_on_a_map_smaller_than_its_kernel():
+    """A 3x3x3 max pool with padding 1 takes a 2x2 map; the average pool once used in its place raised
+    "input image smaller than kernel size" (PyTorch checks that for 3D average pooling only)."""
+    net = nn.Sequential(nn.Conv3d(1, 1, (3, 1, 1)), nn.MaxPool3d(3, stride=1, padding=1), nn.Conv3d(1, 1, (3, 1, 1)))
+    measured = empirical_receptive_field(net, (1, 1, 21, 2, 2))
+    assert (measured.span, measured.count) == (7, 7)
+    assert empirical_receptive_field(net, (1, 1, 21, 2, 2), axis=1).positions == (0, 1)
+
+
+def test_dilated_and_ceil_mode_max_pools_are_measured_like_the_formula():
+    layers = [AxisLayer(3), AxisLayer(3, 2, 2), AxisLayer(2, 2), AxisLayer(3)]
+    net = nn.Sequential(nn.Conv3d(1, 1, (3, 1, 1)), nn.MaxPool3d((3, 1, 1), (2, 1, 1), dilation=(2, 1, 1)),
+                        nn.MaxPool3d((2, 1, 1), (2, 1, 1), ceil_mode=True), nn.Conv3d(1, 1, (3, 1, 1)))
+    measured = empirical_receptive_field(net, (1, 1, 61, 1, 1))
+    offset = measured.positions[0]
+    assert [p - offset for p in measured.positions] == frames_reached(layers)[0]
+    assert measured.span == receptive_field(layers)
+
+
+def test_a_unit_is_every_channel_at_its_position():
+    """Concatenated branches: channel 0 comes from a 1x1x1 branch, the other channels from a 5-frame one.
+    The unit's field is the union, as the summary says, not channel 0's single frame."""
+
+    class TwoBranches(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.narrow, self.wide = nn.Conv3d(1, 1, 1), nn.Conv3d(1, 1, (5, 1, 1), padding=(2, 0, 0))
+
+        def forward(self, x):
+            return torch.cat([self.narrow(x), self.wide(x)], dim=1)  # (B, 2, T, H, W)
+
+    net = TwoBranches()
+    measured = empirical_receptive_field(net, (1, 1, 15, 1, 1))
+    assert measured.positions == (5, 6, 7, 8, 9)
+    assert vidconv.summary(net, (1, 1, 15, 1, 1)).output_field.size[0] == measured.span
+
+
+@pytest.mark.parametrize("build", ["i3d", "s3d"])
+def test_inception_networks_at_small_frame_sizes_match_the_theoretical_span(build):
+    """I3D and S3D at 24-32 pixels (3x3 pools with padding 1 on 2x2 and 1x1 maps in mixed_4 and mixed_5): the
+    gradient reaches exactly the frames of the theoretical span of chapter 9, and in space (the field is wider
+    than the frame) every pixel."""
+    from vidconv import models
+    from vidconv.experiments.temporal_receptive_field import theoretical_span
+
+    torch.manual_seed(0)
+    trunk = getattr(models, build)().features
+    shape = (1, 3, 112, 24, 24)  # long enough that the centre unit's 99 frames fit inside the clip
+    size, _, first, last, _ = theoretical_span(trunk, shape)
+    assert (size, first, last) == (99, 9, 107)
+    assert empirical_receptive_field(trunk, shape, axis=0).positions == tuple(range(first, last + 1))
+    small = (1, 3, 8, 32, 32)
+    assert vidconv.summary(trunk, small).output_field.size[1] > 32
+    assert empirical_receptive_field(trunk, small, axis=1).positions == tuple(range(32))

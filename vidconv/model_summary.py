@@ -8,8 +8,16 @@ cumulative stride of its output units along (T, H, W).
   conv or pool adds ``(k-1) * d * jump`` and multiplies ``jump`` by its stride) but are propagated
   through every tensor operation the forward pass performs (a ``TorchFunctionMode`` watches them),
   so residual additions and Inception concatenations take the largest field among their inputs
-  instead of needing a hand-written graph.
-  Global pooling (adaptive pools to size 1, means over time and space) makes the field the whole input.
+  instead of needing a hand-written graph (:mod:`vidconv._field_tracker`).
+* The field may be longer than the clip: it counts the zero padding the windows reach.
+* The whole clip: after an operation that combines every position of an axis (global pooling, a
+  mean over time and space, flattening the grid into features, MoViNet's running average over
+  time) a unit reads every input sample along it. Its field is then the union of the windows of
+  all the units combined, ``f + (n - 1) * j`` for ``n`` units of field ``f``, ``j`` apart: the clip's
+  extent plus the padding those windows reach (exactly the extent when no layer pads). Where the
+  axis keeps one unit its stride is ``n * j``, at most the clip's extent. A squeeze-excitation
+  product (a globally pooled gate times the grid) gives every unit of the grid that whole-clip
+  field, and keeps the grid's own stride; layers above still widen the unit's window as usual.
 
 Build a large model on the meta device (``with torch.device("meta"): ...``) to summarise it without
 computing anything.
@@ -21,138 +29,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
 from torch import nn
-from torch.overrides import TorchFunctionMode
 from torch.utils.flop_counter import FlopCounterMode
 
-from vidconv._checks import as_triple, check_int, check_shape
+from vidconv._checks import check_int, check_shape
+from vidconv._field_tracker import Field, FieldTracker, tensors_in
 from vidconv._probe import measuring, probe_input
-from vidconv.receptive_field import extend_field
 from vidconv.table import Table
 
-Triple = tuple[int, int, int]
-
-_CONV = {"conv3d"}
-# 2D layers inside a video network act on frames (time moved into the batch): the field grows in H, W.
-_CONV2D = {"conv2d"}
-_POOL2D = {"max_pool2d", "max_pool2d_with_indices", "avg_pool2d"}
-_POOL = {"max_pool3d", "max_pool3d_with_indices", "avg_pool3d"}
-_ADAPTIVE = {"adaptive_avg_pool3d", "adaptive_max_pool3d"}
-_REDUCE = {"mean", "amax", "sum", "amin"}
-_RESHAPE = {"flatten", "reshape", "view"}
-_CONV3D_ARGS = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
-_POOL3D_ARGS = ("input", "kernel_size", "stride", "padding", "dilation")
-
-
-@dataclass(frozen=True)
-class Field:
-    """Receptive field (in input samples) and cumulative stride of a tensor's units along (T, H, W)."""
-
-    size: Triple = (1, 1, 1)
-    jump: Triple = (1, 1, 1)
-
-    def through(self, kernel_size: Triple, stride: Triple, dilation: Triple = (1, 1, 1)) -> Field:
-        """The field after a layer: :func:`vidconv.receptive_field.extend_field` on each axis."""
-        steps = [extend_field(*args) for args in zip(self.size, self.jump, kernel_size, stride, dilation)]
-        return Field(tuple(s for s, _ in steps), tuple(j for _, j in steps))  # type: ignore[arg-type]
-
-    @staticmethod
-    def widest(fields: Sequence[Field]) -> Field:
-        return Field(tuple(max(f.size[i] for f in fields) for i in range(3)),  # type: ignore[arg-type]
-                     tuple(max(f.jump[i] for f in fields) for i in range(3)))  # type: ignore[arg-type]
-
-
-def _tensors(obj: Any) -> list[torch.Tensor]:
-    if isinstance(obj, torch.Tensor):
-        return [obj]
-    if isinstance(obj, (list, tuple)):
-        return [t for o in obj for t in _tensors(o)]
-    if isinstance(obj, dict):
-        return [t for o in obj.values() for t in _tensors(o)]
-    return []
-
-
-def _per_frame(value: Any) -> Triple:
-    """A 2D layer's (h, w) argument (int, pair or None = 1) as a (1, h, w) triple."""
-    if value is None or (isinstance(value, (list, tuple)) and len(value) == 0):
-        return (1, 1, 1)
-    h, w = (value, value) if isinstance(value, int) else tuple(value)
-    return (1, int(h), int(w))
-
-
-def _to_features(clip: torch.Tensor, out: torch.Tensor) -> bool:
-    """Does ``out`` hold each sample's whole (C, T, H, W) grid in one feature axis (B, F)?"""
-    return out.dim() == 2 and out.shape[0] == clip.shape[0] and out.shape[1] == clip[0].numel()
-
-
-class _FieldTracker(TorchFunctionMode):
-    """Annotates every tensor produced during a forward pass with its receptive field."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.fields: dict[int, Field] = {}
-        self._alive: list[torch.Tensor] = []  # keep annotated tensors alive so ids stay unique
-
-    def annotate(self, t: torch.Tensor, f: Field) -> None:
-        self.fields[id(t)] = f
-        self._alive.append(t)
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        inputs = [self.fields[id(t)] for t in _tensors(args) + _tensors(kwargs) if id(t) in self.fields]
-        outputs = _tensors(out)
-        if not inputs or not outputs:
-            return out
-        name = getattr(func, "__name__", "")
-        f_in = Field.widest(inputs)
-        first = _tensors(args)[0] if _tensors(args) else None
-        if name in _CONV:
-            bound = dict(zip(_CONV3D_ARGS, args)) | kwargs
-            kernel = as_triple(tuple(bound["weight"].shape[2:]), "kernel", minimum=1)
-            f_out = f_in.through(kernel, as_triple(bound.get("stride") or 1, "stride", minimum=1),
-                                 as_triple(bound.get("dilation") or 1, "dilation", minimum=1))
-        elif name in _CONV2D:
-            bound = dict(zip(_CONV3D_ARGS, args)) | kwargs
-            f_out = f_in.through((1, *bound["weight"].shape[2:]), _per_frame(bound.get("stride")),
-                                 _per_frame(bound.get("dilation")))
-        elif name in _POOL2D:
-            names = _POOL3D_ARGS if name.startswith("max") else _POOL3D_ARGS[:4]
-            bound = dict(zip(names, args)) | kwargs
-            kernel = _per_frame(bound["kernel_size"])
-            f_out = f_in.through(kernel, _per_frame(bound.get("stride")) if bound.get("stride") else kernel,
-                                 _per_frame(bound.get("dilation")))
-        elif name in _POOL:
-            # Average pooling's fifth positional argument is ceil_mode, max pooling's is dilation.
-            names = _POOL3D_ARGS if name.startswith("max") else _POOL3D_ARGS[:4]
-            bound = dict(zip(names, args)) | kwargs
-            kernel = as_triple(bound["kernel_size"], "kernel_size", minimum=1)
-            f_out = f_in.through(kernel, as_triple(bound.get("stride") or kernel, "stride", minimum=1),
-                                 as_triple(bound.get("dilation") or 1, "dilation", minimum=1))
-        elif name in _ADAPTIVE and first is not None and first.dim() == 5:
-            f_out = self._adaptive(f_in, tuple(first.shape[2:]), tuple(outputs[0].shape[2:]))
-        elif name in _REDUCE and first is not None and first.dim() == 5:
-            dims = kwargs.get("dim", args[1] if len(args) > 1 else None)
-            dims = {d % 5 for d in ((dims,) if isinstance(dims, int) else dims or range(5))}
-            ones = tuple(1 if (i + 2) in dims else first.shape[i + 2] for i in range(3))
-            f_out = self._adaptive(f_in, tuple(first.shape[2:]), ones)
-        elif name in _RESHAPE and first is not None and first.dim() == 5 and _to_features(first, outputs[0]):
-            # (B, C, T, H, W) -> (B, C*T*H*W): every feature unit after this sees the whole grid
-            # (a reshape that moves time into the batch, as per-frame 2D layers do, keeps the field).
-            f_out = self._adaptive(f_in, tuple(first.shape[2:]), (1, 1, 1))
-        else:
-            f_out = f_in
-        for t in outputs:
-            self.annotate(t, f_out)
-        return out
-
-    @staticmethod
-    def _adaptive(f_in: Field, size_in: Sequence[int], size_out: Sequence[int]) -> Field:
-        kernel = tuple(-(-n // m) for n, m in zip(size_in, size_out))  # the widest window PyTorch uses
-        stride = tuple(max(n // m, 1) for n, m in zip(size_in, size_out))
-        return f_in.through(kernel, stride)  # type: ignore[arg-type]
-
+__all__ = ["Field", "LayerSummary", "ModelSummary", "summary"]
 
 _SKIP = (nn.ReLU, nn.Dropout, nn.Identity, nn.Flatten, nn.Sigmoid)
 
@@ -230,12 +115,12 @@ def summary(model: nn.Module, input_shape: Sequence[int], *, depth: int | None =
               or (depth is not None and n.count(".") + 1 == depth)}
     x = probe_input(model, shape)
 
-    tracker = _FieldTracker()
+    tracker = FieldTracker(shape[2:])
     tracker.annotate(x, Field())
     seen: list[tuple[nn.Module, tuple[int, ...], Field]] = []
 
     def record(module: nn.Module, _inputs: Any, output: Any) -> None:
-        tensors = _tensors(output)
+        tensors = tensors_in(output)
         if tensors:
             seen.append((module, tuple(tensors[0].shape), tracker.fields.get(id(tensors[0]), Field())))
 
@@ -258,7 +143,7 @@ def summary(model: nn.Module, input_shape: Sequence[int], *, depth: int | None =
         rows.append(LayerSummary(name, type(module).__name__, out_shape,
                                  sum(p.numel() for p in module.parameters()),
                                  int(sum(flops.get(f"{root}.{name}", {}).values())), f))
-    out_tensors = _tensors(y)
+    out_tensors = tensors_in(y)
     out_field = tracker.fields.get(id(out_tensors[0]), Field()) if out_tensors else Field()
     return ModelSummary(root, shape, rows, sum(p.numel() for p in model.parameters()),
                         int(counter.get_total_flops()), out_field)

@@ -16,7 +16,6 @@ inside the span that no path reaches. :func:`frames_reached` lists the samples t
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -24,9 +23,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from vidconv._checks import check_positive_int, check_shape
+from vidconv._checks import (
+    check_int,
+    check_int_sequence,
+    check_positive_int,
+    check_shape,
+)
+from vidconv._path_counting import path_counting_copy
 from vidconv._probe import probe_input
-
 
 MAX_UNITS_LISTED = 2**22  # frames_reached refuses stacks whose levels would list more units than this
 
@@ -165,7 +169,7 @@ def layers_along_axis(model: nn.Module, axis: int = 0) -> list[AxisLayer]:
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    if axis not in (0, 1, 2):
+    if check_int(axis, "axis") not in (0, 1, 2):
         raise ValueError(f"axis must be 0 (time), 1 (height) or 2 (width), got {axis!r}")
 
     def pick(v: int | tuple[int, ...]) -> int:
@@ -179,50 +183,6 @@ def layers_along_axis(model: nn.Module, axis: int = 0) -> list[AxisLayer]:
             dilation = pick(m.dilation) if isinstance(m, nn.MaxPool3d) else 1
             layers.append(AxisLayer(pick(m.kernel_size), pick(m.stride or m.kernel_size), dilation))
     return layers
-
-
-def _replace(root: nn.Module, name: str, new: nn.Module) -> None:
-    parent, _, attr = name.rpartition(".")
-    setattr(root.get_submodule(parent) if parent else root, attr, new)
-
-
-def _path_counting_copy(model: nn.Module) -> nn.Module:
-    """A float64 copy whose gradient is non-zero exactly where a path to the output exists.
-
-    * conv weights become 1 and biases 0, so with a positive input every activation stays positive,
-      ReLUs pass everything and no path is lost by cancellation;
-    * batch norms become the identity (statistics 0 and 1, scale 1, shift 0): in eval mode a batch
-      norm is a per-channel affine map that adds no path, but trained statistics could turn every
-      activation negative and let a ReLU cut all paths;
-    * max pooling (whose gradient reaches only the arg-max) becomes average pooling of the same
-      geometry; a module may offer its own ``path_counting_twin()``.
-
-    A model on the ``meta`` device has no values to copy: its copy is materialised on the CPU with
-    each module's own ``reset_parameters()`` before the rules above apply.
-    """
-    clone = copy.deepcopy(model)
-    if any(t.is_meta for t in (*clone.parameters(), *clone.buffers())):
-        clone = clone.to_empty(device="cpu")
-        for m in clone.modules():
-            if callable(getattr(m, "reset_parameters", None)):
-                m.reset_parameters()
-    clone = clone.double().eval()
-    with torch.no_grad():
-        for name, m in list(clone.named_modules()):
-            if isinstance(m, nn.modules.conv._ConvNd):
-                m.weight.fill_(1.0)
-                if m.bias is not None:
-                    m.bias.zero_()
-            elif isinstance(m, nn.modules.batchnorm._BatchNorm):
-                _replace(clone, name, nn.Identity())
-            elif isinstance(m, nn.MaxPool3d):
-                if m.dilation not in (1, (1, 1, 1)):
-                    raise ValueError(f"layer {name!r}: dilated max pooling has no average-pooling twin to measure with")
-                _replace(clone, name, nn.AvgPool3d(m.kernel_size, m.stride, m.padding, ceil_mode=m.ceil_mode))
-            twin = getattr(m, "path_counting_twin", None)  # layers with arg-max gradients say how to measure them
-            if callable(twin) and name:
-                _replace(clone, name, twin())
-    return clone
 
 
 @dataclass(frozen=True)
@@ -252,6 +212,10 @@ def empirical_receptive_field(
     ``axis`` (0 = T, 1 = H, 2 = W) where the gradient is non-zero. ``model`` itself is not touched;
     the copy runs on the model's device (a ``meta`` model is measured on the CPU).
 
+    A unit is a position of the output grid with all its channels (their sum is backpropagated), as
+    in :func:`vidconv.summary`: after an Inception concatenation channel 0 comes from the 1x1x1
+    branch only and would miss the field of the wider branches.
+
     Args:
         model: maps ``(B, C, T, H, W)`` to ``(B, C', T', H', W')``.
         input_shape: ``(B, C, T, H, W)``; make it large enough that the centre unit's field fits.
@@ -261,9 +225,11 @@ def empirical_receptive_field(
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     shape = check_shape(input_shape, "input_shape", ndim=5)
-    if axis not in (0, 1, 2):
+    if check_int(axis, "axis") not in (0, 1, 2):
         raise ValueError(f"axis must be 0 (time), 1 (height) or 2 (width), got {axis!r}")
-    probe = _path_counting_copy(model)
+    if output_index is not None:
+        output_index = check_int_sequence(output_index, "output_index", length=3)
+    probe = path_counting_copy(model)
     x = probe_input(probe, shape, fill=1.0, dtype=torch.float64).requires_grad_()
     try:
         y = probe(x)
@@ -277,13 +243,13 @@ def empirical_receptive_field(
     if len(output_index) != 3 or any(not 0 <= i < s for i, s in zip(output_index, y.shape[2:])):
         raise ValueError(f"output_index must be a (t, h, w) inside the output {tuple(y.shape[2:])}, "
                          f"got {tuple(output_index)}")
-    y[(0, 0, *output_index)].backward()
+    y[(0, slice(None), *output_index)].sum().backward()  # every channel at that position
     grad = x.grad[0].abs().sum(dim=0)  # (T, H, W)
     other = tuple(d for d in range(3) if d != axis)
     reached = grad.sum(dim=other) > 0  # (size along axis,)
     positions = tuple(int(i) for i in torch.nonzero(reached).flatten())
     if not positions:
         raise ValueError(f"no input position reaches output unit {tuple(output_index)} of {type(model).__name__}: "
-                         "the path-counting copy (weights 1, biases 0, batch norm as identity) still gives it a "
-                         "zero gradient, so some other layer blocks every path")
+                         "the path-counting copy (positive averaging weights, biases 0, batch norm as identity) still "
+                         "gives it a zero gradient, so some other layer blocks every path")
     return MeasuredField(positions)
