@@ -14,20 +14,13 @@ import statistics
 import time
 
 import torch
-from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from vidconv.experiments.streaming_video import causal_video_net
 from vidconv.temporal.streaming import StreamingInference
-from vidconv.temporal.thick_present import CausalResidual, PhenomenologicalConv3D, temporal_extent
-
-
-def causal_network(channels: int, blocks: int, retention: int) -> nn.Sequential:
-    layers: list[nn.Module] = [PhenomenologicalConv3D(3, channels, retention), nn.ReLU()]
-    for _ in range(blocks):
-        body = nn.Sequential(PhenomenologicalConv3D(channels, channels, retention), nn.ReLU(),
-                             PhenomenologicalConv3D(channels, channels, retention))
-        layers += [CausalResidual(body), nn.ReLU()]
-    return nn.Sequential(*layers).eval()
+from vidconv.temporal.thick_present import (
+    temporal_extent,
+)
 
 
 def flops_of(fn) -> int:
@@ -46,9 +39,11 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=40)
     args = parser.parse_args()
     torch.manual_seed(0)
-    net = causal_network(args.channels, args.blocks, args.retention)
+    net = causal_video_net(args.channels, args.blocks, args.retention)
     extent = temporal_extent(net, 3, frames=4 * (2 * args.blocks + 1) * args.retention + 8, size=3)
     rf = extent.receptive_field
+    if args.frames <= rf:  # the timings are taken once the window is full
+        parser.error(f"--frames must exceed the network's receptive field of {rf} frames, got {args.frames}")
     video = torch.randn(1, 3, args.frames, args.size, args.size)
 
     stream = StreamingInference(net)

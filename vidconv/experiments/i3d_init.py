@@ -18,9 +18,8 @@ is part of the answer.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -35,6 +34,9 @@ from vidconv._checks import (
     check_tensor,
 )
 from vidconv.data.synthetic import RotatingBlobs
+from vidconv.device import (
+    one_cpu_thread as one_thread,  # Chapter 4 imports it from here
+)
 from vidconv.experiments.c3d_depth import clip_tensors
 from vidconv.models.inflate import inflate_batchnorm, inflate_conv, inflate_pool
 from vidconv.table import Table
@@ -127,19 +129,6 @@ class ClipNet3d(nn.Module):
                              f"got shape {tuple(x.shape)}")
         return self.head(self.trunk(x).flatten(1))  # (B, C, T, H/4, W/4) -> (B, classes)
 
-
-
-@contextlib.contextmanager
-def one_thread(device: torch.device) -> Iterator[None]:
-    """One CPU thread while training networks this small (threads cost more than they save), then restore."""
-    device = check_device(device)
-    threads = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def frame_dataset(clips: torch.Tensor, sectors: int = 8) -> TensorDataset:

@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 
 from vidconv._checks import check_number, check_positive_int, check_tensor
-from vidconv.experiments.relevance_context import one_thread_on_cpu, roc_auc
+from vidconv.device import one_cpu_thread
+from vidconv.experiments.relevance_context import roc_auc
 from vidconv.table import Table
 from vidconv.temporal.relevance import VideoRelevanceCompressor
 
@@ -101,7 +102,7 @@ def compression_probe(compression_ratios: Sequence[int] = (1, 2, 4, 8), *, frame
     check_positive_int(num_classes, "num_classes", minimum=2)
     check_number(lr, "lr", minimum=0.0, exclusive_minimum=True)
     device = torch.device(device)
-    with one_thread_on_cpu(device):
+    with one_cpu_thread(device):
         table = _train_and_probe(ratios, frames=frames, tokens=tokens, dim=dim, num_classes=num_classes,
                                  train_steps=train_steps, batch_size=batch_size, probe_clips=probe_clips,
                                  test_clips=test_clips, lr=lr, seed=seed, device=device)

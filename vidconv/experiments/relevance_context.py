@@ -9,28 +9,21 @@ with a window of 1 sees each frame alone and must stay at chance; with a wider w
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from vidconv._checks import check_int_sequence, check_number, check_positive_int, check_tensor
+from vidconv._checks import (
+    check_int_sequence,
+    check_number,
+    check_positive_int,
+    check_tensor,
+)
+from vidconv.device import one_cpu_thread
 from vidconv.table import Table
 from vidconv.temporal.relevance import TemporalRelevanceModule
-
-
-@contextmanager
-def one_thread_on_cpu(device: torch.device) -> Iterator[None]:
-    """Tiny models train faster on one CPU thread than on several of a shared CPU; restores the count after."""
-    threads = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def moving_frames_batch(batch: int, steps: int = 16, dim: int = 16, *, moving_fraction: float = 0.25,
@@ -116,7 +109,7 @@ def window_sweep(windows: Sequence[int] = (1, 2, 3, 5, 9), *, steps: int = 16, h
     rows, modules = [], {}
     x_test, y_test = moving_frames_batch(test_sequences, steps, hidden_dim,
                                          generator=torch.Generator().manual_seed(seed + 1000))
-    with one_thread_on_cpu(device):
+    with one_cpu_thread(device):
         for window in windows:
             rows.append(_train_and_measure(window, modules, x_test, y_test, steps=steps, hidden_dim=hidden_dim,
                                            train_steps=train_steps, batch_size=batch_size, lr=lr, seed=seed,

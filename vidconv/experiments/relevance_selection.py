@@ -22,7 +22,7 @@ from torch import nn
 
 from vidconv._checks import check_number, check_positive_int, check_tensor
 from vidconv.counting import count_flops
-from vidconv.experiments.relevance_context import one_thread_on_cpu
+from vidconv.device import one_cpu_thread
 from vidconv.table import Table
 from vidconv.temporal.relevance import ThickPresentTokenSelector
 
@@ -145,7 +145,7 @@ def keep_ratio_frontier(keep_ratios: Sequence[float] = (0.0625, 0.125, 0.25, 0.5
         return row, selector
 
     rows, selectors = [], {}
-    with one_thread_on_cpu(device):
+    with one_cpu_thread(device):
         for ratio in ratios:
             for mode in ("learned", "random"):
                 row, selector = run(mode, ratio)
