@@ -1,0 +1,25 @@
+"""vidconv.device: the default device, and one CPU thread for tiny experiments (restored afterwards)."""
+
+import pytest
+import torch
+
+from vidconv.device import one_cpu_thread
+
+
+def test_one_cpu_thread_on_cpu_and_restored_even_after_an_error():
+    before = torch.get_num_threads()
+    with one_cpu_thread(torch.device("cpu")):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), one_cpu_thread(torch.device("cpu")):
+        raise RuntimeError("inside")
+    assert torch.get_num_threads() == before
+
+
+def test_one_cpu_thread_leaves_other_devices_alone_and_checks_its_argument():
+    before = torch.get_num_threads()
+    with one_cpu_thread(torch.device("meta")):
+        assert torch.get_num_threads() == before
+    with pytest.raises(TypeError, match="torch.device"):
+        with one_cpu_thread("cpu"):
+            pass
