@@ -11,23 +11,23 @@ convolutions and a 1x3x3 max pool: each frame alone). Its stem is 2D, so only th
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import TensorDataset
 
 from vidconv._checks import check_bool, check_device, check_int, check_number
 from vidconv.blocks import ConvBnReLU3d
 from vidconv.counting import count_macs, count_parameters
 from vidconv.data.synthetic import RotatingBlobs
+from vidconv.device import one_cpu_thread
+from vidconv.experiments._small_runs import train_and_test
 from vidconv.experiments.c3d_depth import clip_tensors
 from vidconv.models._clip import check_clip
 from vidconv.models.inception import InceptionBlock3d
 from vidconv.table import Table
-from vidconv.training.loop import evaluate, train_one_epoch
 
 #: Which of the four blocks are S3D blocks (True) or 2D (False), by setting name.
 HEAVINESS_SETTINGS: dict[str, tuple[bool, bool, bool, bool]] = {
@@ -126,25 +126,6 @@ class MiniS3D(nn.Module):
         return self.fc(x.mean(dim=(2, 3, 4)))  # (B, C) -> (B, num_classes)
 
 
-@torch.no_grad()
-def _precise_batch_norm(model: nn.Module, clips: torch.Tensor, batch_size: int) -> None:
-    """Re-estimate every batch norm's running statistics with the final weights ("precise BN").
-
-    After a few dozen fast-moving steps the running averages still remember the first weights, and
-    these Inception networks then score chance in eval mode although they fit their training clips.
-    One forward pass over the training clips with a cumulative average fixes that; weights are unchanged.
-    """
-    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm3d)]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative average over the batches below
-    model.train()
-    for start in range(0, len(clips), batch_size):
-        model(clips[start:start + batch_size])
-    for m in norms:
-        m.momentum = 0.1
-
-
 @dataclass
 class HeavinessResult:
     """Table (one row per setting), trained networks (eval mode), test clips, chance."""
@@ -164,7 +145,7 @@ def heaviness_experiment(settings: Mapping[str, Sequence[bool]] | None = None, *
 
     Data, seeds and the reversed test set as in :func:`vidconv.experiments.placement.placement_experiment`.
     After training, batch-norm statistics are re-estimated with the final weights (see
-    :func:`_precise_batch_norm`); the test set is evaluated once, at the end.
+    :func:`~vidconv.experiments._small_runs.precise_batch_norm`); the test set is evaluated once, at the end.
     """
     settings = dict(HEAVINESS_SETTINGS if settings is None else settings)
     if not settings:
@@ -178,28 +159,15 @@ def heaviness_experiment(settings: Mapping[str, Sequence[bool]] | None = None, *
     options = dict(frames=frames, size=size, num_classes=num_classes)
     train = clip_tensors(RotatingBlobs(train_clips, seed=seed, **options))
     test = clip_tensors(RotatingBlobs(test_clips, seed=seed + 1, **options), with_reversed=True)
-    threads = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(1)  # tiny layers: one thread is faster than two on a shared CPU
     rows, models = [], {}
-    try:
+    with one_cpu_thread(device):
         for name, temporal in settings.items():
-            torch.manual_seed(seed)
-            model = MiniS3D(num_classes, tuple(temporal), width=width, gating=gating).to(device)
-            optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-            loader = DataLoader(train, batch_size=batch_size, shuffle=True,
-                                generator=torch.Generator().manual_seed(seed))
-            start = time.perf_counter()
-            for _ in range(epochs):
-                train_one_epoch(model, loader, optimizer, device=device, progress=False)
-            _precise_batch_norm(model, train.tensors[0].to(device), batch_size)
-            seconds = time.perf_counter() - start
-            accuracy = evaluate(model, DataLoader(test, batch_size=256), device=device)["top1"]
-            models[name] = model.eval()
+            model, accuracy, seconds = train_and_test(
+                lambda t=tuple(temporal): MiniS3D(num_classes, t, width=width, gating=gating), train, test,
+                epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
+            models[name] = model
             rows.append({"setting": name, "blocks (bottom first)": "".join("S" if t else "2" for t in model.temporal),
                          "parameters": count_parameters(model),
                          "MMACs per clip": round(count_macs(model, (1, 3, frames, size, size)) / 1e6, 3),
                          "test top-1": round(accuracy, 3), "train seconds": round(seconds, 1)})
-    finally:
-        torch.set_num_threads(threads)
     return HeavinessResult(Table(rows), models, test, 1 / num_classes)

@@ -20,20 +20,19 @@ has the same layers and parameters and differs only in what reaches it.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import TensorDataset
 
 from vidconv._checks import check_device, check_int, check_number
 from vidconv.counting import count_parameters
-from vidconv.experiments.s3d_placement import _precise_batch_norm
+from vidconv.device import one_cpu_thread
+from vidconv.experiments._small_runs import train_and_test
 from vidconv.models._clip import check_clip
 from vidconv.models.slowfast import SlowFast
 from vidconv.table import Table
-from vidconv.training.loop import evaluate, train_one_epoch
 
 #: The three variants: which pathways receive their input.
 PATHWAYS = ("both", "slow only", "fast only")
@@ -133,29 +132,16 @@ def pathways_experiment(*, train_clips: int = 256, test_clips: int = 128, epochs
     data = dict(frames=frames, size=size, positions=alpha)
     train = colour_motion_clips(train_clips, seed=seed, **data)
     test = colour_motion_clips(test_clips, seed=seed + 1, **data)
-    threads = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(1)  # tiny layers: one thread is faster than two on a shared CPU
     rows, accuracy, models = [], {}, {}
-    try:
+    with one_cpu_thread(device):
         for variant in PATHWAYS:
-            torch.manual_seed(seed)
-            model = MiniSlowFast(variant, alpha=alpha, width=width).to(device)
-            optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-            loader = DataLoader(train, batch_size=batch_size, shuffle=True,
-                                generator=torch.Generator().manual_seed(seed))
-            start = time.perf_counter()
-            for _ in range(epochs):
-                train_one_epoch(model, loader, optimizer, device=device, progress=False)
-            _precise_batch_norm(model, train.tensors[0].to(device), batch_size)
-            seconds = time.perf_counter() - start
-            accuracy[variant] = evaluate(model, DataLoader(test, batch_size=256), device=device)["top1"]
-            models[variant] = model.eval()
+            model, accuracy[variant], seconds = train_and_test(
+                lambda v=variant: MiniSlowFast(v, alpha=alpha, width=width), train, test,
+                epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
+            models[variant] = model
             rows.append({"pathways": variant,
                          "slow input": "blank" if variant == "fast only" else f"every {alpha}th frame, colour",
                          "fast input": "blank" if variant == "slow only" else "every frame, grey",
                          "parameters": count_parameters(model), "test top-1": round(accuracy[variant], 3),
                          "train seconds": round(seconds, 1)})
-    finally:
-        torch.set_num_threads(threads)
     return PathwaysResult(Table(rows), accuracy, models, 1 / len(CLASSES))
