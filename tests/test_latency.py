@@ -7,16 +7,21 @@ import itertools
 import pytest
 import torch
 
-from vidconv.experiments.latency import (HALF_WINDOW, latency_experiment, majority_clips, optimal_accuracy,
-                                         train_window_net, window_net)
+from vidconv.device import one_cpu_thread
+from vidconv.experiments.latency import (
+    HALF_WINDOW,
+    latency_experiment,
+    majority_clips,
+    optimal_accuracy,
+    train_window_net,
+    window_net,
+)
 
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny convolutions: threads only contend on a shared CPU
-    yield
-    torch.set_num_threads(threads)
+    with one_cpu_thread(torch.device("cpu")):  # tiny networks: threads only contend on a shared CPU
+        yield
 
 
 def test_optimal_accuracy_by_hand():

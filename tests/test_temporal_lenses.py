@@ -5,8 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vidconv.experiments.temporal_lenses import (LENSES, DiagonalSSM, WindowedAttention, conv_model,
-                                                 dilated_model, influence_profile, lens_experiment)
+from vidconv.device import one_cpu_thread
+from vidconv.experiments.temporal_lenses import (
+    LENSES,
+    DiagonalSSM,
+    WindowedAttention,
+    conv_model,
+    dilated_model,
+    influence_profile,
+    lens_experiment,
+)
 
 FUTURE, MAX_LAG = 3, 24
 LAGS = list(range(-FUTURE, MAX_LAG + 1))
@@ -14,10 +22,8 @@ LAGS = list(range(-FUTURE, MAX_LAG + 1))
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with one_cpu_thread(torch.device("cpu")):  # tiny networks: threads only contend on a shared CPU
+        yield
 
 
 def lags_reached(model):

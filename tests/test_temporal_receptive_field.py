@@ -6,18 +6,28 @@ import pytest
 import torch
 from torch import nn
 
-from vidconv.experiments.temporal_receptive_field import (CLIP_SIZES, TemporalProfile, frames_read, temporal_profile,
-                                                          theoretical_span, thick_present_table, video_trunk)
+from vidconv.device import one_cpu_thread
+from vidconv.experiments.temporal_receptive_field import (
+    CLIP_SIZES,
+    TemporalProfile,
+    frames_read,
+    temporal_profile,
+    theoretical_span,
+    thick_present_table,
+    video_trunk,
+)
 from vidconv.models.inception import InceptionBlock3d
-from vidconv.receptive_field import empirical_receptive_field, layers_along_axis, receptive_field
+from vidconv.receptive_field import (
+    empirical_receptive_field,
+    layers_along_axis,
+    receptive_field,
+)
 
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny convolutions: threads only contend on a shared CPU
-    yield
-    torch.set_num_threads(threads)
+    with one_cpu_thread(torch.device("cpu")):  # tiny networks: threads only contend on a shared CPU
+        yield
 
 
 NETS = {
