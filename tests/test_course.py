@@ -190,11 +190,21 @@ def executed_student_copies(tmp_path_factory, course_report):
     """`make student` into a temporary folder, then every copy executed, two kernels at a time."""
     out = tmp_path_factory.mktemp("student")
     written = student_copies.write_student_copies(out, student_copies.toc_notebooks(ROOT))
-    os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    # Kernels inherit this environment: no GPU (as on CI), and one thread each, since two kernels share
+    # the two cores; with two threads each, oversubscription made one copy run ten times slower.
+    saved = {k: os.environ.get(k) for k in ("CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS")}
+    os.environ.update(CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS="1")
     start = time.perf_counter()
     spawn = multiprocessing.get_context("spawn")  # no fork of a process that has torch's threads
-    with concurrent.futures.ProcessPoolExecutor(max_workers=2, mp_context=spawn) as pool:
-        results = {pathlib.Path(p).stem: (s, e, g) for p, s, e, g in pool.map(_execute, map(str, written))}
+    try:
+        with concurrent.futures.ProcessPoolExecutor(max_workers=2, mp_context=spawn) as pool:
+            results = {pathlib.Path(p).stem: (s, e, g) for p, s, e, g in pool.map(_execute, map(str, written))}
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     course_report["student_seconds"] = time.perf_counter() - start
     course_report["student_copies"] = {name: s for name, (s, _, _) in results.items()}
     return results
