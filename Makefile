@@ -18,7 +18,7 @@ book: setup
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 
 test: setup browser
-	$(OFFLINE) $(PY) -m pytest chapters tests
+	$(OFFLINE) $(PY) -m pytest tests
 
 setup: $(VENV)/.installed assets
 

@@ -1,7 +1,10 @@
-"""Session report for `make test`: notebooks executed (slowest first), pages checked, and the time budget.
+"""Session report for `make test`: chapters executed (slowest first), pages checked, student copies.
 
-nbval runs every chapter as one test item per cell; here the cells' times are summed per notebook.
-A notebook that takes longer than NOTEBOOK_BUDGET_S on this machine fails the run.
+The chapters are executed once per session (``tests/conftest.py``: ``chapter_runs``) and their wall
+times reported here; when nbval runs a chapter (``pytest --nbval-lax chapters/NN.ipynb``) its cells'
+times are summed per notebook. A chapter over NOTEBOOK_BUDGET_S is flagged in the report as a finding
+to fix; it never fails the run, because a wall time measures the machine's load as much as the chapter
+(``make notebooks`` records each chapter's CPU time for the instructor's guide).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 _notebook_seconds: dict[str, float] = collections.defaultdict(float)
 _site: dict = {"pages": [], "figures": 0}
 _live: dict = {"chapters": [], "explorers": [], "seconds": 0.0, "frames": 0, "frames_without_figure": 0}
-_course: dict = {"student_seconds": None, "student_copies": {}}
+_course: dict = {"student_seconds": None, "student_copies": {}}  # copies: {name: wall s}
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +38,12 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="session")
+def chapter_report() -> dict[str, float]:
+    """{notebook path: wall seconds} of the chapters this session executed."""
+    return _notebook_seconds
 
 
 @pytest.fixture(scope="session")
@@ -58,21 +67,13 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         _notebook_seconds[path] += report.duration
 
 
-def _over_budget() -> list[str]:
-    return [nb for nb, s in _notebook_seconds.items() if s > NOTEBOOK_BUDGET_S]
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if _over_budget() and exitstatus == 0:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     tr = terminalreporter
     tr.section("vidconv book report")
-    tr.write_line(f"notebooks executed: {len(_notebook_seconds)}")
+    tr.write_line(f"chapters executed: {len(_notebook_seconds)} (wall s, one at a time)")
     for nb, seconds in sorted(_notebook_seconds.items(), key=lambda kv: -kv[1]):
-        flag = "  OVER BUDGET" if seconds > NOTEBOOK_BUDGET_S else ""
+        flag = f"  over the {NOTEBOOK_BUDGET_S:.0f} s budget (a finding, not a failure)" \
+            if seconds > NOTEBOOK_BUDGET_S else ""
         tr.write_line(f"  {seconds:6.1f} s  {nb}{flag}")
     tr.write_line(f"pages checked in the browser: {len(_site['pages'])} ({_site['figures']} plotly figures drawn)")
     if _site.get("bytes"):
@@ -80,12 +81,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         for rel, size in sorted(_site["bytes"].items(), key=lambda kv: -kv[1]):
             tr.write_line(f"  {size / 1e6:6.2f} MB  {rel}")
     if _course["student_seconds"] is not None:
-        tr.write_line(f"student copies executed: {len(_course['student_copies'])} in "
-                      f"{_course['student_seconds']:.0f} s (two kernels at a time)")
+        tr.write_line(f"student copies executed: {len(_course['student_copies'])} (those without widgets in "
+                      f"{_course['student_seconds']:.0f} s, two kernels at a time; those with widgets in "
+                      f"JupyterLab)")
         for name, seconds in sorted(_course["student_copies"].items(), key=lambda kv: -kv[1]):
             tr.write_line(f"  {seconds:6.1f} s  student/{name}.ipynb")
     tr.write_line(f"chapters run live in JupyterLab: {len(_live['chapters'])} "
                   f"({len(_live['explorers'])} explorers drawn and redrawn, {_live['seconds']:.0f} s; "
                   f"{_live['frames_without_figure']} of {_live['frames']} frames while redrawing had no figure)")
-    for nb in _over_budget():
-        tr.write_line(f"FAILED: {nb} took longer than the {NOTEBOOK_BUDGET_S:.0f} s budget per notebook")

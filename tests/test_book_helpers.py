@@ -55,3 +55,30 @@ def test_chapter_has_objectives_summary_and_hidden_solutions(path):
     assert len(exercises) >= 3
     for label in exercises:
         assert re.search(r"```\{solution\} " + re.escape(label) + r"\n:class: dropdown", text), label
+
+
+def _published(fn, *args, **kwargs) -> list[tuple[dict, dict]]:
+    """What a call displays in an IPython shell: [(data, metadata)]."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    InteractiveShell.instance()
+    with capture_output() as captured:
+        fn(*args, **kwargs)
+    return [(o.data, o.metadata) for o in captured.outputs]
+
+
+def test_glue_records_what_myst_nb_reads(monkeypatch):
+    from myst_nb import glue as myst_glue
+
+    from vidconv.book import helpers
+
+    monkeypatch.setenv(helpers.BOOK_BUILD, "1")
+    for value in (3, "1.5M", Table([{"a": 1}])):
+        ours = _published(helpers.glue, "name", value)
+        assert ours == _published(myst_glue, "name", value, display=False), value
+        assert list(ours[0][0]) and all(k.startswith(helpers.GLUE_PREFIX) for k in ours[0][0])
+    # Where nothing reads the records (Colab: no myst-nb, no book build), glue shows nothing.
+    monkeypatch.delenv(helpers.BOOK_BUILD)
+    monkeypatch.setattr(helpers.importlib.util, "find_spec", lambda name: None)
+    assert _published(helpers.glue, "name", 3) == []

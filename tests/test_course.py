@@ -31,6 +31,9 @@ import student_copies  # noqa: E402
 MAX_CODE_LINE = 80
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 TOC_CHAPTERS = guide.course_chapters(ROOT)  # docnames, in reading order
+# Their student copies run in JupyterLab (tests/test_live_jupyter.py); the others execute here.
+LIVE_CHAPTERS = course.live_chapters(ROOT)
+KERNEL_CHAPTERS = [d for d in TOC_CHAPTERS if d not in LIVE_CHAPTERS]
 NOTATION = (ROOT / "chapters" / "notation.md").read_text()
 # Chapters whose owners add the notation link and the run time when the branches are merged. strict:
 # once a chapter has them, its entry here must go.
@@ -170,13 +173,12 @@ def test_answer_code_is_removed_but_what_later_cells_need_stays():
 
 
 def _execute(path: str) -> tuple[str, float, str | None, list[str]]:
-    from nbclient import NotebookClient
+    from vidconv.book.execution import notebook_client
 
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
     try:
-        NotebookClient(nb, timeout=180, kernel_name="python3",
-                       resources={"metadata": {"path": str(pathlib.Path(path).parent)}}).execute()
+        notebook_client(nb, pathlib.Path(path).parent, timeout=120).execute()
         error = None
     except Exception as e:  # noqa: BLE001 - reported by the test with the notebook's name
         error = f"{type(e).__name__}: {str(e)[-2000:]}"
@@ -187,9 +189,10 @@ def _execute(path: str) -> tuple[str, float, str | None, list[str]]:
 
 @pytest.fixture(scope="module")
 def executed_student_copies(tmp_path_factory, course_report):
-    """`make student` into a temporary folder, then every copy executed, two kernels at a time."""
+    """`make student` into a temporary folder, then every copy without widgets executed, two kernels at a
+    time (the copies with widgets run in JupyterLab, where a learner meets them)."""
     out = tmp_path_factory.mktemp("student")
-    written = student_copies.write_student_copies(out, student_copies.toc_notebooks(ROOT))
+    written = student_copies.write_student_copies(out, [ROOT / f"{d}.ipynb" for d in KERNEL_CHAPTERS])
     # Kernels inherit this environment: no GPU (as on CI), and one thread each, since two kernels share
     # the two cores; with two threads each, oversubscription made one copy run ten times slower.
     saved = {k: os.environ.get(k) for k in ("CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS")}
@@ -206,7 +209,7 @@ def executed_student_copies(tmp_path_factory, course_report):
             else:
                 os.environ[key] = value
     course_report["student_seconds"] = time.perf_counter() - start
-    course_report["student_copies"] = {name: s for name, (s, _, _) in results.items()}
+    course_report["student_copies"].update({name: s for name, (s, _, _) in results.items()})
     return results
 
 
@@ -215,7 +218,12 @@ def test_make_student_writes_one_copy_per_chapter(tmp_path):
     assert sorted(p.stem for p in tmp_path.glob("*.ipynb")) == sorted(d.split("/")[-1] for d in TOC_CHAPTERS)
 
 
-@pytest.mark.parametrize("doc", TOC_CHAPTERS, ids=lambda d: d.split("/")[-1])
+def test_copies_with_widgets_run_live_and_the_rest_here():
+    assert LIVE_CHAPTERS and KERNEL_CHAPTERS and sorted(LIVE_CHAPTERS + KERNEL_CHAPTERS) == sorted(TOC_CHAPTERS)
+    assert "chapters/01_convolution_3d" in LIVE_CHAPTERS  # its explorers
+
+
+@pytest.mark.parametrize("doc", KERNEL_CHAPTERS, ids=lambda d: d.split("/")[-1])
 def test_every_student_copy_executes(doc, executed_student_copies):
     seconds, error, glued = executed_student_copies[doc.split("/")[-1]]
     assert error is None, error

@@ -1,11 +1,13 @@
-"""The live path as a learner meets it: every chapter with an explorer, run in a real JupyterLab.
+"""The live path as a learner meets it: every chapter with a widget, run in a real JupyterLab.
 
 A JupyterLab server (127.0.0.1, a token, its own config/runtime/settings folders, no network) serves
-copies of the chapters without their outputs. Debian's Chromium opens each one, runs all cells, and
-for every explorer checks that a plotly figure is drawn under its controls, that moving each control
-with the keyboard redraws that one figure (title or data change), that no cell shows an error and
-that the page logs no JavaScript error and asks nothing of any host but 127.0.0.1. The server and
-its kernels are stopped at the end.
+the student copies (``make student``) of every chapter whose saved outputs show a widget (an explorer,
+a progress bar). Debian's Chromium opens each one, runs all cells, and checks that no cell shows an
+error, that every widget the chapter shows is drawn, that the copy computes none of the solutions'
+numbers, and, for every explorer, that a plotly figure is drawn under its controls and that moving each
+control with the keyboard redraws that one figure (title or data change); the page must log no
+JavaScript error and ask nothing of any host but 127.0.0.1. The server and its kernels are stopped at
+the end. This run is those student copies' execution: ``test_course.py`` executes the other copies.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import urllib.request
 
 import pytest
 
+from vidconv.book import course
 from vidconv.book.widgets import EXPLORERS
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -42,13 +45,13 @@ RUN_ALL_TIMEOUT_S = 150  # a chapter's budget is 60 s of CPU; JupyterLab and Chr
 REDRAW_TIMEOUT_MS = 30_000
 
 
-def chapters_with_explorers() -> list[pathlib.Path]:
-    found = []
-    for path in sorted((ROOT / "chapters").glob("*.ipynb")):
-        cells = json.loads(path.read_text())["cells"]
-        if any(c["cell_type"] == "code" and EXPLORER_CALL.search("".join(c["source"])) for c in cells):
-            found.append(path)
-    return found
+def calls_an_explorer(nb) -> bool:
+    return any(c.cell_type == "code" and EXPLORER_CALL.search(c.source) for c in nb.cells)
+
+
+def live_chapters() -> list[pathlib.Path]:
+    """The chapters a learner meets widgets in (see ``course.live_chapters``)."""
+    return [ROOT / f"{doc}.ipynb" for doc in course.live_chapters(ROOT)]
 
 
 def _free_port() -> int:
@@ -57,14 +60,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _copy_without_outputs(src: pathlib.Path, dest_dir: pathlib.Path) -> pathlib.Path:
-    nb = json.loads(src.read_text())
-    for cell in nb["cells"]:
-        if cell["cell_type"] == "code":
-            cell["outputs"], cell["execution_count"] = [], None
-    nb["metadata"].pop("widgets", None)
+def _write_student_copy(src: pathlib.Path, dest_dir: pathlib.Path) -> pathlib.Path:
+    import nbformat
+
     dest = dest_dir / src.name
-    dest.write_text(json.dumps(nb))
+    nbformat.write(course.student_copy(course.read_notebook(src)), dest)  # no outputs, no solutions
     return dest
 
 
@@ -86,8 +86,8 @@ def lab(tmp_path_factory):
     home = tmp_path_factory.mktemp("jupyterlab")
     notebooks = home / "notebooks"
     notebooks.mkdir()
-    for chapter in chapters_with_explorers():
-        _copy_without_outputs(chapter, notebooks)
+    for chapter in live_chapters():
+        _write_student_copy(chapter, notebooks)
     settings = home / "lab-settings"
     for rel, values in LAB_SETTINGS.items():
         (settings / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -181,7 +181,10 @@ CELLS_STATE = f"""() => {{
         const outputs = c.outputs.toJSON();
         cells.push({{index: i, count: c.executionCount,
                      errors: outputs.filter(o => o.output_type === 'error')
-                                    .map(o => o.ename + ': ' + o.evalue)}});
+                                    .map(o => o.ename + ': ' + o.evalue),
+                     widgets: outputs.filter(o => o.data && o.data['{course.WIDGET_VIEW}']).length,
+                     glued: outputs.map(o => o.metadata && o.metadata.scrapbook
+                                             && o.metadata.scrapbook.name).filter(n => n)}});
     }}
     return {{cells, status: {NOTEBOOK}.sessionContext.kernelDisplayStatus}};
 }}"""
@@ -192,8 +195,10 @@ FIGURE_STATE = """el => ({
 })"""
 
 
-def run_all_cells(page) -> list[dict]:
-    page.wait_for_function(f"() => window.jupyterapp && {NOTEBOOK} && {NOTEBOOK}.sessionContext"
+def run_all_cells(page, name: str) -> list[dict]:
+    """Run All Cells in the open notebook ``name`` once its kernel is idle; returns CELLS_STATE's cells."""
+    page.wait_for_function(f"() => window.jupyterapp && {NOTEBOOK} && {NOTEBOOK}.context"
+                           f" && {NOTEBOOK}.context.path === {json.dumps(name)} && {NOTEBOOK}.sessionContext"
                            f" && {NOTEBOOK}.sessionContext.kernelDisplayStatus === 'idle'", timeout=90_000)
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")  # Run > Run All Cells
     deadline = time.monotonic() + RUN_ALL_TIMEOUT_S
@@ -264,20 +269,38 @@ def move_and_check(page, explorer, label: str, live_report: dict) -> int:
     return moves
 
 
-def test_explorers_draw_and_redraw_in_jupyterlab(lab, browser, live_report):
+def test_every_chapter_with_an_explorer_is_run_live():
+    live = live_chapters()
+    explorers = [p for p in sorted((ROOT / "chapters").glob("[0-9]*.ipynb"))
+                 if calls_an_explorer(course.read_notebook(p))]
+    assert explorers and set(explorers) <= set(live), (explorers, live)
+
+
+def test_student_copies_run_live_in_jupyterlab(lab, browser, live_report, course_report):
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     url, token, notebooks = lab
-    chapters = chapters_with_explorers()
-    assert chapters, "no chapter calls an explorer: " + ", ".join(EXPLORERS)
+    chapters = live_chapters()
     started = time.monotonic()
     for chapter in chapters:
         page, problems = open_watched_page(browser, url)
-        page.goto(f"{url}/lab/tree/{chapter.name}?token={token}", wait_until="load")
-        cells = run_all_cells(page)
+        # A workspace of its own, reset: JupyterLab would otherwise restore the notebooks opened before,
+        # and the one in front need not be this chapter.
+        page.goto(f"{url}/lab/workspaces/{chapter.stem}/tree/{chapter.name}?reset&token={token}",
+                  wait_until="load")
+        run_started = time.monotonic()
+        cells = run_all_cells(page, chapter.name)
+        course_report["student_copies"][chapter.stem] = time.monotonic() - run_started
         errors = [f"cell {c['index']}: {e}" for c in cells for e in c["errors"]]
         assert not errors, f"{chapter.name}: error outputs\n" + "\n".join(errors)
         assert all(c["count"] is not None for c in cells), f"{chapter.name}: cells left unexecuted"
+        saved = course.read_notebook(chapter)
+        shown = sum(c["widgets"] > 0 for c in cells)
+        assert shown >= len(course.widget_cells(saved)), \
+            f"{chapter.name}: {shown} cells show a widget, the chapter has {len(course.widget_cells(saved))}"
+        answers = course._solution_only_names(saved)
+        glued = {g for c in cells for g in c["glued"]}
+        assert glued and not glued & answers, f"{chapter.name}: the copy computes answers {glued & answers}"
         sources = json.loads((notebooks / chapter.name).read_text())["cells"]
         calls = [i for i, c in enumerate(sources)
                  if c["cell_type"] == "code" and EXPLORER_CALL.search("".join(c["source"]))]

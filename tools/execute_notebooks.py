@@ -18,9 +18,11 @@ import sys
 import time
 
 import nbformat
-from nbclient import NotebookClient
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from vidconv.book.execution import notebook_client  # noqa: E402
 
 
 def machine() -> str:
@@ -36,29 +38,6 @@ def machine() -> str:
     return f"{model} ({os.cpu_count()} cores)"
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its finished children (e.g. DataLoader workers), from /proc."""
-    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    utime, stime, cutime, cstime = (int(f) for f in fields[11:15])
-    return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
-
-
-class TimedClient(NotebookClient):
-    """Records the kernel's CPU time once every cell has run, before the kernel shuts down.
-
-    CPU time, unlike wall time, hardly changes when other work shares the machine.
-    """
-
-    kernel_cpu_seconds: float | None = None
-
-    def set_widgets_metadata(self) -> None:  # nbclient calls it after the last cell, kernel still up
-        try:
-            self.kernel_cpu_seconds = round(process_cpu_seconds(self.km.provisioner.process.pid), 1)
-        except (AttributeError, OSError, ValueError):  # not a local kernel, or no /proc
-            self.kernel_cpu_seconds = None
-        super().set_widgets_metadata()
-
-
 def main(paths: list[str]) -> int:
     os.environ["CUDA_VISIBLE_DEVICES"] = ""  # committed outputs come from a CPU run
     os.environ.pop("VIDCONV_STATIC_FIGURES", None)
@@ -66,7 +45,7 @@ def main(paths: list[str]) -> int:
     for path in notebooks:
         nb = nbformat.read(path, as_version=4)
         start = time.perf_counter()
-        client = TimedClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+        client = notebook_client(nb, path.parent)
         client.execute()
         # Saved widget state would make the site load the widget manager for widgets it never shows
         # (the build draws static figures); a reader's Jupyter recreates the widgets when it runs the cell.

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import pathlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -200,3 +201,24 @@ def student_copy(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     student.metadata.pop("widgets", None)
     student.metadata.pop(RUNTIME_KEY, None)
     return student
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def widget_cells(nb: nbformat.NotebookNode) -> list[int]:
+    """Indices of the code cells whose saved outputs show a live widget (an explorer, a progress bar).
+
+    The committed outputs come from a Jupyter kernel (``make notebooks``), so these are the cells that
+    a learner sees as widgets; a chapter with any is tested live in JupyterLab.
+    """
+    return [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+            and any(WIDGET_VIEW in o.get("data", {}) for o in c.get("outputs", []))]
+
+
+def live_chapters(root: Any) -> list[str]:
+    """The chapters of ``root``'s table of contents (docnames) that show widgets when run in Jupyter."""
+    from vidconv.book.guide import course_chapters
+
+    return [doc for doc in course_chapters(root)
+            if widget_cells(read_notebook(pathlib.Path(root) / f"{doc}.ipynb"))]

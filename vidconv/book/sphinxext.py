@@ -21,6 +21,7 @@ import os
 import pathlib
 from typing import Any
 
+from vidconv.book.execution import disable_output_widget_sync
 from vidconv.book.figure_layout import title_below_toolbar
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
@@ -58,21 +59,14 @@ def _add_plotly_where_needed(app: Any, pagename: str, templatename: str, context
         app.add_js_file(PLOTLY_JS, priority=400)
 
 
-def _disable_output_widget_sync() -> None:
-    try:
-        from nbclient.output_widget import OutputWidget
-    except ImportError:
-        return
-    OutputWidget.sync_state = lambda self: None
-
-
 def _serve_book_styles(app: Any, config: Any) -> None:
     config.html_static_path = [*config.html_static_path, str(STATIC)]
 
 
 def setup(app: Any) -> dict[str, Any]:
     os.environ["VIDCONV_STATIC_FIGURES"] = "1"  # inherited by the kernels the build starts
-    _disable_output_widget_sync()
+    os.environ["VIDCONV_BOOK_BUILD"] = "1"  # glue records its values (vidconv.book.helpers.glue)
+    disable_output_widget_sync()  # nbclient #312: a stalled Output widget waits a cell timeout
     app.connect("html-page-context", _add_plotly_where_needed)
     app.connect("config-inited", _serve_book_styles)
     app.add_css_file("vidconv.css")
