@@ -195,6 +195,16 @@ FIGURE_STATE = """el => ({
 })"""
 
 
+def shut_down_kernels(url: str, token: str) -> None:
+    """Stop every kernel the server runs: a closed page leaves its kernel running, and the next
+    chapter would share the two cores with it."""
+    with urllib.request.urlopen(f"{url}/api/kernels?token={token}", timeout=10) as r:
+        kernels = json.load(r)
+    for k in kernels:
+        request = urllib.request.Request(f"{url}/api/kernels/{k['id']}?token={token}", method="DELETE")
+        urllib.request.urlopen(request, timeout=30).close()
+
+
 def run_all_cells(page, name: str) -> list[dict]:
     """Run All Cells in the open notebook ``name`` once its kernel is idle; returns CELLS_STATE's cells."""
     page.wait_for_function(f"() => window.jupyterapp && {NOTEBOOK} && {NOTEBOOK}.context"
@@ -323,6 +333,7 @@ def test_student_copies_run_live_in_jupyterlab(lab, browser, live_report, course
             assert tracebacks.count() == 0, f"{label}: error in its output: {tracebacks.first.text_content()}"
             live_report["explorers"].append(label)
         page.close()
+        shut_down_kernels(url, token)
         assert not problems, f"{chapter.name}:\n" + "\n".join(problems)
         live_report["chapters"].append(chapter.name)
     live_report["seconds"] = time.monotonic() - started
