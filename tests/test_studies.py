@@ -223,3 +223,13 @@ def test_load_refuses_a_study_without_a_result(monkeypatch):
     monkeypatch.setattr(studies, "stored", partial(list, ()))
     with pytest.raises(ValueError, match="no stored result"):
         studies.load(studies.names()[0])
+
+
+def test_compare_puts_each_arm_against_the_baseline():
+    per_arm = {"A": [0.5, 0.6, 0.7], "B": [0.8, 0.9, 1.0]}
+    (row,) = stats.compare(per_arm, "top-1").rows
+    d = stats.paired_difference(per_arm["B"], per_arm["A"])
+    assert row["difference"] == f"{d['mean']:+.3f}"
+    assert row["verdict"].startswith("B higher than A")
+    with pytest.raises(ValueError, match="baseline"):
+        stats.compare(per_arm, "top-1", baseline="C")

@@ -55,13 +55,18 @@ class Splits:
 
 
 def run_once(build: Callable[[], nn.Module], splits: Splits, *, lr: float,
-             seed: int, budget: Budget, device: torch.device) -> dict:
+             seed: int, budget: Budget, device: torch.device,
+             keep_model: bool = False) -> dict:
     """Train ``build()`` from ``seed`` with early stopping; test the best.
 
     Returns the per-epoch ``history`` (training loss and accuracy as
     measured during the epoch, validation loss and top-1), the
     ``best_epoch``, and the best epoch's ``train_loss``, ``val_loss``,
-    ``val_top1`` and the ``test_top1`` of its weights.
+    ``val_top1`` and the ``test_top1`` of its weights, and the
+    ``early_train_loss``: the mean training loss of the first
+    ``budget.min_epochs`` epochs, which every run trains — how fast it
+    optimises, what training-error curves compare; with
+    ``keep_model`` also the ``model`` (in eval mode, best weights).
     """
     torch.manual_seed(seed)  # the same initialisation stream for every arm
     model = build().to(device)
@@ -92,10 +97,14 @@ def run_once(build: Callable[[], nn.Module], splits: Splits, *, lr: float,
     best_row = min(history, key=lambda row: row["val_loss"])
     test = evaluate(model, DataLoader(splits.test, batch_size=256),
                     device=device)
-    return {"history": history, "best_epoch": best_row["epoch"],
-            "train_loss": best_row["train_loss"],
-            "val_loss": best_row["val_loss"], "val_top1": best_row["val_top1"],
-            "test_top1": round(test["top1"], 6)}
+    out = {"history": history, "best_epoch": best_row["epoch"],
+           "train_loss": best_row["train_loss"],
+           "val_loss": best_row["val_loss"], "val_top1": best_row["val_top1"],
+           "test_top1": round(test["top1"], 6),
+           "early_train_loss": round(sum(
+               r["train_loss"] for r in history[:budget.min_epochs])
+               / budget.min_epochs, 6)}
+    return out | {"model": model.eval()} if keep_model else out
 
 
 def choose_lr(build: Callable[[], nn.Module], splits: Splits, *,

@@ -83,3 +83,34 @@ def arm_table(per_arm: dict[str, Sequence[float]], metric: str,
                      "95 % CI": f"{s['low']:.{digits}f} to "
                                 f"{s['high']:.{digits}f}"})
     return Table(rows)
+
+
+def compare(per_arm: dict[str, Sequence[float]], metric: str, *,
+            baseline: str | None = None, digits: int = 3) -> Table:
+    """Every other arm against ``baseline`` (default: the first arm).
+
+    One row per arm: its mean ± sd, the paired difference from the
+    baseline with its 95 % interval, and the :func:`verdict`.
+    """
+    if not isinstance(per_arm, dict) or len(per_arm) < 2:
+        raise ValueError(f"per_arm must map at least two arms to their "
+                         f"per-seed values, got {per_arm!r:.80}")
+    base = next(iter(per_arm)) if baseline is None else baseline
+    if base not in per_arm:
+        raise ValueError(f"baseline must be one of {list(per_arm)}, "
+                         f"got {base!r}")
+    rows = []
+    for arm, values in per_arm.items():
+        if arm == base:
+            continue
+        s, b = summary(values), summary(per_arm[base])
+        d = paired_difference(values, per_arm[base])
+        rows.append({"metric": metric,
+                     base: f"{b['mean']:.{digits}f} ± {b['sd']:.{digits}f}",
+                     arm: f"{s['mean']:.{digits}f} ± {s['sd']:.{digits}f}",
+                     "difference": f"{d['mean']:+.{digits}f}",
+                     "95 % CI": f"{d['low']:+.{digits}f} to "
+                                f"{d['high']:+.{digits}f}",
+                     "verdict": verdict(d, arm, base, metric)
+                     .split(": ", 1)[1]})
+    return Table(rows)
