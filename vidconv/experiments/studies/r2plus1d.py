@@ -99,7 +99,8 @@ QUICK = Setting(seeds=(0,), lr_grid=(3e-3,),
 # Half-decade steps from 1e-3 to 1e-1: in earlier full runs the arms chose
 # 1e-2 and then 3e-2, each time the grid's largest rate, so the grid was
 # widened until no choice sits at its upper edge.
-FULL = Setting(seeds=(0, 1, 2, 3, 4), lr_grid=(1e-3, 3e-3, 1e-2, 3e-2, 1e-1),
+FULL = Setting(seeds=(0, 1, 2, 3, 4),
+               lr_grid=(1e-3, 3e-3, 1e-2, 3e-2, 1e-1),
                budget=Budget(max_epochs=30, patience=5, min_epochs=10))
 QUESTION = "R3D vs R(2+1)D at equal parameters"
 
