@@ -10,7 +10,7 @@ from vidconv.experiments.performance import (
     matmul_throughput,
     memory_scaling,
     recipe_grid,
-    seed_estimate_bytes,
+    guide_estimate_bytes,
 )
 from vidconv.experiments.r2plus1d_vs_r3d import miniature
 from vidconv.models.resnet import BasicBlock
@@ -21,8 +21,8 @@ def tiny():
 
 
 def test_seed_estimate_is_the_input_bytes():
-    assert seed_estimate_bytes((8, 3, 16, 112, 112)) == 8 * 3 * 16 * 112 * 112 * 4
-    assert seed_estimate_bytes((1, 3, 2, 2, 2), torch.bfloat16) == 24 * 2
+    assert guide_estimate_bytes((8, 3, 16, 112, 112)) == 8 * 3 * 16 * 112 * 112 * 4
+    assert guide_estimate_bytes((1, 3, 2, 2, 2), torch.bfloat16) == 24 * 2
 
 
 def test_memory_scaling_follows_the_per_voxel_law():

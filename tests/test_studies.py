@@ -116,12 +116,13 @@ def test_the_rate_is_chosen_on_validation():
     assert chosen == best["lr"] == 3e-2 and len(tried) == 2
 
 
-@pytest.mark.parametrize("options, match", [
-    ({"max_epochs": 0, "patience": 1}, "max_epochs"),
-    ({"max_epochs": 3, "patience": 1, "min_epochs": 5}, "min_epochs"),
-    ({"max_epochs": 3, "patience": True}, "patience")])
-def test_budgets_are_checked(options, match):
-    with pytest.raises(ValueError, match=match):
+@pytest.mark.parametrize("options, error, match", [
+    ({"max_epochs": 0, "patience": 1}, ValueError, "max_epochs"),
+    ({"max_epochs": 3, "patience": 1, "min_epochs": 5}, ValueError,
+     "min_epochs"),
+    ({"max_epochs": 3, "patience": True}, TypeError, "patience")])
+def test_budgets_are_checked(options, error, match):
+    with pytest.raises(error, match=match):
         Budget(**options)
 
 
@@ -241,3 +242,18 @@ def test_compare_puts_each_arm_against_the_baseline():
     assert row["verdict"].startswith("B higher than A")
     with pytest.raises(ValueError, match="baseline"):
         stats.compare(per_arm, "top-1", baseline="C")
+
+
+def test_provenance_says_when_the_code_differs_from_its_commit(tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "a.py").write_text("x = 1\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C",
+           str(tmp_path)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], check=True)
+    clean = runner._git_commit(package)
+    assert len(clean) == 40 and not clean.endswith("-dirty")
+    (package / "a.py").write_text("x = 2\n")
+    assert runner._git_commit(package) == clean + "-dirty"

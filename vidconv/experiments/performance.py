@@ -1,7 +1,7 @@
 """Chapter 8's measurements: what a training step of a 3D CNN keeps in memory and how long it takes.
 
 * :func:`memory_scaling` — saved-for-backward bytes (:func:`vidconv.memory.saved_tensor_memory`) over a
-  grid of clip shapes, next to the seed's estimate (the input clip's bytes) and a per-voxel law.
+  grid of clip shapes, next to the study guide's estimate (the input clip's bytes) and a per-voxel law.
 * :func:`recipe_grid` — one training step under each recipe (bf16 autocast, ``channels_last_3d``,
   activation checkpointing, ``cudnn.benchmark``, ``torch.compile``), time and memory against fp32 eager
   in the same run.
@@ -34,8 +34,8 @@ RECIPES = ("fp32 eager", "bf16 autocast", "channels_last_3d", "checkpointing", "
            "torch.compile", "bf16 + channels_last_3d + compile")
 
 
-def seed_estimate_bytes(shape: Sequence[int], dtype: torch.dtype = torch.float32) -> int:
-    """The seed's ``estimate_memory_usage``, in bytes: the elements of the input clip times their size."""
+def guide_estimate_bytes(shape: Sequence[int], dtype: torch.dtype = torch.float32) -> int:
+    """The study guide's ``estimate_memory_usage``, in bytes: the elements of the input clip times their size."""
     shape = check_shape(shape, "shape", ndim=5)
     return torch.Size(shape).numel() * torch.empty((), dtype=dtype).element_size()
 
@@ -54,7 +54,7 @@ def memory_scaling(build: Callable[[], nn.Module], shapes: Sequence[Sequence[int
                    device: torch.device | str = "meta") -> Table:
     """Saved-for-backward MiB of ``build()`` for each clip shape ``(B, C, T, H, W)``, in train mode.
 
-    Columns: the measurement, the seed's estimate (the input clip alone), their ratio, and the bytes per
+    Columns: the measurement, the study guide's estimate (the input clip alone), their ratio, and the bytes per
     input voxel ``B*T*H*W`` — constant when memory follows the law ``bytes = a * B * T * H * W``.
     On ``meta`` (the default) nothing is allocated: full-size networks cost no memory to count.
     """
@@ -66,9 +66,9 @@ def memory_scaling(build: Callable[[], nn.Module], shapes: Sequence[Sequence[int
     for shape in shapes:
         b, c, t, h, w = check_shape(shape, "each shape", ndim=5)
         saved = saved_tensor_memory(model, torch.empty(b, c, t, h, w, device=device), per_layer=False).total
-        seed = seed_estimate_bytes((b, c, t, h, w))
+        guide = guide_estimate_bytes((b, c, t, h, w))
         rows.append({"B": b, "T": t, "H=W": h if h == w else f"{h}x{w}", "saved MiB": round(saved / 2**20, 2),
-                     "seed estimate MiB": round(seed / 2**20, 2), "saved / seed": round(saved / seed, 1),
+                     "guide estimate MiB": round(guide / 2**20, 2), "saved / guide": round(saved / guide, 1),
                      "bytes per voxel": round(saved / (b * t * h * w), 2)})
     return Table(rows)
 

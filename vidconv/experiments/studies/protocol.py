@@ -21,7 +21,17 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from vidconv._checks import check_positive_int
 from vidconv.training.loop import evaluate, train_one_epoch
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Training, validation and test clips: ``(clips, labels)`` each."""
+
+    train: TensorDataset
+    val: TensorDataset
+    test: TensorDataset
 
 
 @dataclass(frozen=True)
@@ -35,23 +45,10 @@ class Budget:
 
     def __post_init__(self) -> None:
         for name in ("max_epochs", "patience", "min_epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) \
-                    or value < 1:
-                raise ValueError(f"Budget.{name} must be an int >= 1, "
-                                 f"got {value!r}")
+            check_positive_int(getattr(self, name), f"Budget.{name}")
         if self.min_epochs > self.max_epochs:
             raise ValueError(f"Budget.min_epochs ({self.min_epochs}) must "
                              f"be <= max_epochs ({self.max_epochs})")
-
-
-@dataclass(frozen=True)
-class Splits:
-    """Training, validation and test clips: ``(clips, labels)`` each."""
-
-    train: TensorDataset
-    val: TensorDataset
-    test: TensorDataset
 
 
 def run_once(build: Callable[[], nn.Module], splits: Splits, *, lr: float,

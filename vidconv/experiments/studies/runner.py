@@ -76,6 +76,31 @@ def fits(setting: Setting, arms: int) -> int:
     return arms * (choice + len(setting.seeds))
 
 
+def _git_commit(package: pathlib.Path) -> str | None:
+    """The commit vidconv's files came from; "-dirty" if they differ.
+
+    A probe that fails or times out is said, not taken for clean: a stored
+    result must never claim a commit its code did not come from.
+    """
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=package, timeout=120,
+                              capture_output=True, text=True)
+    try:
+        head = git("rev-parse", "HEAD")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if head.returncode != 0:
+        return None  # not a checkout: an installed copy
+    commit = head.stdout.strip()
+    try:
+        changed = git("status", "--porcelain", "--", str(package))
+    except (OSError, subprocess.SubprocessError):
+        return commit + "-unknown"
+    if changed.returncode != 0:
+        return commit + "-unknown"
+    return commit + "-dirty" if changed.stdout.strip() else commit
+
+
 def provenance(command: str | None, seconds: float,
                device: torch.device) -> dict:
     """Who ran what, where and when: enough to run it again."""
@@ -83,18 +108,7 @@ def provenance(command: str | None, seconds: float,
         version = importlib.metadata.version("vidconv")
     except importlib.metadata.PackageNotFoundError:
         version = None
-    here = pathlib.Path(__file__).resolve().parent
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here,
-                              capture_output=True, text=True, timeout=10)
-        changed = subprocess.run(["git", "status", "--porcelain", "--",
-                                  str(here.parents[1])], cwd=here,
-                                 capture_output=True, text=True, timeout=10)
-        commit = head.stdout.strip() if head.returncode == 0 else None
-        if commit and changed.stdout.strip():
-            commit += "-dirty"  # vidconv/ differs from that commit
-    except (OSError, subprocess.SubprocessError):
-        commit = None
+    commit = _git_commit(pathlib.Path(__file__).resolve().parents[2])
     cpu = platform.processor() or platform.machine()
     if os.path.exists("/proc/cpuinfo"):
         with open("/proc/cpuinfo") as f:
