@@ -18,20 +18,39 @@ NOTEBOOK_BUDGET_S = 60.0
 
 # Debian's Chromium, driven by Playwright (never `playwright install`: it downloads a browser).
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 _notebook_seconds: dict[str, float] = collections.defaultdict(float)
 _site: dict = {"pages": [], "figures": 0}
-_live: dict = {"chapters": [], "explorers": [], "seconds": 0.0, "frames": 0, "frames_without_figure": 0}
-_course: dict = {"student_seconds": None, "student_copies": {}}  # copies: {name: wall s}
+_live: dict = {
+    "chapters": [],
+    "explorers": [],
+    "seconds": 0.0,
+    "frames": 0,
+    "frames_without_figure": 0,
+}
+_course: dict = {
+    "student_seconds": None,
+    "student_copies": {},
+}  # copies: {name: wall s}
 
 
 @pytest.fixture(scope="session")
 def browser():
     """One headless Chromium for the site test and the live JupyterLab test."""
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
+        pytest.fail(
+            f"{CHROMIUM} is missing: `make browser` installs Debian's chromium"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -70,22 +89,37 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     tr = terminalreporter
     tr.section("vidconv book report")
-    tr.write_line(f"chapters executed: {len(_notebook_seconds)} (wall s, one at a time)")
+    tr.write_line(
+        f"chapters executed: {len(_notebook_seconds)} (wall s, one at a time)"
+    )
     for nb, seconds in sorted(_notebook_seconds.items(), key=lambda kv: -kv[1]):
-        flag = f"  over the {NOTEBOOK_BUDGET_S:.0f} s budget (a finding, not a failure)" \
-            if seconds > NOTEBOOK_BUDGET_S else ""
+        flag = (
+            f"  over the {NOTEBOOK_BUDGET_S:.0f} s budget (a finding, not a failure)"
+            if seconds > NOTEBOOK_BUDGET_S
+            else ""
+        )
         tr.write_line(f"  {seconds:6.1f} s  {nb}{flag}")
-    tr.write_line(f"pages checked in the browser: {len(_site['pages'])} ({_site['figures']} plotly figures drawn)")
+    tr.write_line(
+        f"pages checked in the browser: {len(_site['pages'])} ({_site['figures']} plotly figures drawn)"
+    )
     if _site.get("bytes"):
-        tr.write_line("bytes each page transferred (HTML, scripts, styles, fonts, images):")
+        tr.write_line(
+            "bytes each page transferred (HTML, scripts, styles, fonts, images):"
+        )
         for rel, size in sorted(_site["bytes"].items(), key=lambda kv: -kv[1]):
             tr.write_line(f"  {size / 1e6:6.2f} MB  {rel}")
     if _course["student_seconds"] is not None:
-        tr.write_line(f"student copies executed: {len(_course['student_copies'])} (those without widgets in "
-                      f"{_course['student_seconds']:.0f} s, two kernels at a time; those with widgets in "
-                      f"JupyterLab)")
-        for name, seconds in sorted(_course["student_copies"].items(), key=lambda kv: -kv[1]):
+        tr.write_line(
+            f"student copies executed: {len(_course['student_copies'])} (those without widgets in "
+            f"{_course['student_seconds']:.0f} s, two kernels at a time; those with widgets in "
+            f"JupyterLab)"
+        )
+        for name, seconds in sorted(
+            _course["student_copies"].items(), key=lambda kv: -kv[1]
+        ):
             tr.write_line(f"  {seconds:6.1f} s  student/{name}.ipynb")
-    tr.write_line(f"chapters run live in JupyterLab: {len(_live['chapters'])} "
-                  f"({len(_live['explorers'])} explorers drawn and redrawn, {_live['seconds']:.0f} s; "
-                  f"{_live['frames_without_figure']} of {_live['frames']} frames while redrawing had no figure)")
+    tr.write_line(
+        f"chapters run live in JupyterLab: {len(_live['chapters'])} "
+        f"({len(_live['explorers'])} explorers drawn and redrawn, {_live['seconds']:.0f} s; "
+        f"{_live['frames_without_figure']} of {_live['frames']} frames while redrawing had no figure)"
+    )

@@ -38,41 +38,98 @@ def _default_nprocs(available: int) -> list[int]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--nproc", type=int, nargs="+",
-                    help="process counts, starting with 1 (default: 1, 2, 4, ... up to the GPUs, or 1 2 on a CPU)")
-    ap.add_argument("--batch", type=int, help="clips per process and step (default 8 on GPU, 4 on CPU)")
-    ap.add_argument("--frames", type=int, help="frames per clip (default 16 on GPU, 8 on CPU)")
-    ap.add_argument("--size", type=int, help="height = width (default 112 on GPU, 32 on CPU)")
-    ap.add_argument("--steps", type=int, default=10, help="timed steps per configuration (median; default 10)")
-    ap.add_argument("--device", choices=("cuda", "cpu"), help="default: cuda when there is a GPU")
-    ap.add_argument("--out", default="ddp_step_time.json", help="JSON file to write")
+    ap = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument(
+        "--nproc",
+        type=int,
+        nargs="+",
+        help="process counts, starting with 1 (default: 1, 2, 4, ... up to the GPUs, or 1 2 on a CPU)",
+    )
+    ap.add_argument(
+        "--batch",
+        type=int,
+        help="clips per process and step (default 8 on GPU, 4 on CPU)",
+    )
+    ap.add_argument(
+        "--frames",
+        type=int,
+        help="frames per clip (default 16 on GPU, 8 on CPU)",
+    )
+    ap.add_argument(
+        "--size",
+        type=int,
+        help="height = width (default 112 on GPU, 32 on CPU)",
+    )
+    ap.add_argument(
+        "--steps",
+        type=int,
+        default=10,
+        help="timed steps per configuration (median; default 10)",
+    )
+    ap.add_argument(
+        "--device",
+        choices=("cuda", "cpu"),
+        help="default: cuda when there is a GPU",
+    )
+    ap.add_argument(
+        "--out", default="ddp_step_time.json", help="JSON file to write"
+    )
     args = ap.parse_args()
 
-    cuda = (args.device or ("cuda" if torch.cuda.is_available() else "cpu")) == "cuda"
+    cuda = (
+        args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    ) == "cuda"
     available = torch.cuda.device_count() if cuda else (os.cpu_count() or 1)
-    nprocs = args.nproc or (_default_nprocs(available) if cuda else [n for n in (1, 2) if n <= available])
+    nprocs = args.nproc or (
+        _default_nprocs(available)
+        if cuda
+        else [n for n in (1, 2) if n <= available]
+    )
     b = args.batch or (8 if cuda else 4)
     t = args.frames or (16 if cuda else 8)
     s = args.size or (112 if cuda else 32)
     if cuda:
         build, model_name = r2plus1d_18, "r2plus1d_18"
     else:  # a partial of a module-level function: each spawned process can rebuild it (Chapter 8's CPU run)
-        build, model_name = functools.partial(tiny_video_net, 4, 32), "tiny_video_net(4, width=32)"
+        build, model_name = (
+            functools.partial(tiny_video_net, 4, 32),
+            "tiny_video_net(4, width=32)",
+        )
     shape = (b, 3, t, s, s)
-    table = ddp_step_time(build, shape, nprocs=nprocs, device="cuda" if cuda else "cpu", steps=args.steps)
+    table = ddp_step_time(
+        build,
+        shape,
+        nprocs=nprocs,
+        device="cuda" if cuda else "cpu",
+        steps=args.steps,
+    )
     result = {
-        "device": torch.cuda.get_device_name(0) if cuda else platform.processor() or platform.machine(),
-        "gpus": torch.cuda.device_count() if cuda else 0, "cpu_cores": os.cpu_count(),
-        "backend": "nccl" if cuda else "gloo", "threads_per_process": None if cuda else 1,
-        "torch": torch.__version__, "cuda": torch.version.cuda,
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "model": model_name, "shape_per_process": list(shape), "steps": args.steps, "rows": table.rows,
+        "device": torch.cuda.get_device_name(0)
+        if cuda
+        else platform.processor() or platform.machine(),
+        "gpus": torch.cuda.device_count() if cuda else 0,
+        "cpu_cores": os.cpu_count(),
+        "backend": "nccl" if cuda else "gloo",
+        "threads_per_process": None if cuda else 1,
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"
+        ),
+        "model": model_name,
+        "shape_per_process": list(shape),
+        "steps": args.steps,
+        "rows": table.rows,
     }
     with open(args.out, "w") as f:
         json.dump(result, f, indent=1)
     print(table)
-    print(f"device: {result['device']} ({result['backend']}); ratios against 1 process in this run; wrote {args.out}")
+    print(
+        f"device: {result['device']} ({result['backend']}); ratios against 1 process in this run; wrote {args.out}"
+    )
 
 
 if __name__ == "__main__":

@@ -37,8 +37,12 @@ def main() -> None:
     parser.add_argument("--models", nargs="*", default=list(PAIRS))
     args = parser.parse_args()
     torch.manual_seed(0)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU; median of {args.repeats} forward+backward runs")
-    print(f"{'model':<12} {'clip':<18} {'vidconv s':>10} {'torchvision s':>14} {'ratio':>7}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU; median of {args.repeats} forward+backward runs"
+    )
+    print(
+        f"{'model':<12} {'clip':<18} {'vidconv s':>10} {'torchvision s':>14} {'ratio':>7}"
+    )
     for name in args.models:
         theirs = getattr(tv, name)().train()
         ours = getattr(M, name)().train()
@@ -50,7 +54,9 @@ def main() -> None:
             t_ours.append(step(ours, clip))
             t_theirs.append(step(theirs, clip))
         a, b = statistics.median(t_ours), statistics.median(t_theirs)
-        print(f"{name:<12} {'x'.join(map(str, PAIRS[name])):<18} {a:>10.3f} {b:>14.3f} {a / b:>7.3f}")
+        print(
+            f"{name:<12} {'x'.join(map(str, PAIRS[name])):<18} {a:>10.3f} {b:>14.3f} {a / b:>7.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from vidconv.experiments.streaming_video import causal_video_net
+from vidconv.experiments.temporal.streaming_video import causal_video_net
 from vidconv.temporal.streaming import StreamingInference
 from vidconv.temporal.thick_present import (
     temporal_extent,
@@ -40,10 +40,14 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     net = causal_video_net(args.channels, args.blocks, args.retention)
-    extent = temporal_extent(net, 3, frames=4 * (2 * args.blocks + 1) * args.retention + 8, size=3)
+    extent = temporal_extent(
+        net, 3, frames=4 * (2 * args.blocks + 1) * args.retention + 8, size=3
+    )
     rf = extent.receptive_field
     if args.frames <= rf:  # the timings are taken once the window is full
-        parser.error(f"--frames must exceed the network's receptive field of {rf} frames, got {args.frames}")
+        parser.error(
+            f"--frames must exceed the network's receptive field of {rf} frames, got {args.frames}"
+        )
     video = torch.randn(1, 3, args.frames, args.size, args.size)
 
     stream = StreamingInference(net)
@@ -53,7 +57,9 @@ def main() -> None:
         start = time.perf_counter()
         y_stream = stream.step(frame)
         stream_times.append(time.perf_counter() - start)
-        window = video[:, :, max(0, t - rf + 1): t + 1]  # (B, C, <=R, H, W): all the past the output can see
+        window = video[
+            :, :, max(0, t - rf + 1) : t + 1
+        ]  # (B, C, <=R, H, W): all the past the output can see
         start = time.perf_counter()
         with torch.no_grad():
             y_window = net(window)[:, :, -1]
@@ -61,19 +67,32 @@ def main() -> None:
         worst = max(worst, (y_stream - y_window).abs().max().item())
 
     steady = slice(rf, None)  # once the window is full
-    t_stream, t_window = statistics.median(stream_times[steady]), statistics.median(window_times[steady])
+    t_stream, t_window = (
+        statistics.median(stream_times[steady]),
+        statistics.median(window_times[steady]),
+    )
     stream.reset()
     for t in range(rf):
         stream.step(video[:, :, t])
     f_stream = flops_of(lambda: stream.step(video[:, :, rf]))
-    f_window = flops_of(lambda: net(video[:, :, 1: rf + 1]))
-    print(f"causal network: {len(list(net.modules()))} modules, receptive field {rf} frames "
-          f"(retention {extent.retention}, protention {extent.protention}), frames {args.size}x{args.size}, "
-          f"{torch.get_num_threads()} CPU threads")
-    print(f"max |stream - window| over {args.frames} frames: {worst:.2e}; frames buffered: {stream.buffered_frames}")
-    print(f"{'per new frame':<16} {'streaming':>12} {'sliding window':>15} {'window / stream':>16}")
-    print(f"{'time (ms)':<16} {t_stream * 1e3:>12.2f} {t_window * 1e3:>15.2f} {t_window / t_stream:>16.1f}")
-    print(f"{'MFLOPs':<16} {f_stream / 1e6:>12.1f} {f_window / 1e6:>15.1f} {f_window / f_stream:>16.1f}")
+    f_window = flops_of(lambda: net(video[:, :, 1 : rf + 1]))
+    print(
+        f"causal network: {len(list(net.modules()))} modules, receptive field {rf} frames "
+        f"(retention {extent.retention}, protention {extent.protention}), frames {args.size}x{args.size}, "
+        f"{torch.get_num_threads()} CPU threads"
+    )
+    print(
+        f"max |stream - window| over {args.frames} frames: {worst:.2e}; frames buffered: {stream.buffered_frames}"
+    )
+    print(
+        f"{'per new frame':<16} {'streaming':>12} {'sliding window':>15} {'window / stream':>16}"
+    )
+    print(
+        f"{'time (ms)':<16} {t_stream * 1e3:>12.2f} {t_window * 1e3:>15.2f} {t_window / t_stream:>16.1f}"
+    )
+    print(
+        f"{'MFLOPs':<16} {f_stream / 1e6:>12.1f} {f_window / 1e6:>15.1f} {f_window / f_stream:>16.1f}"
+    )
 
 
 if __name__ == "__main__":

@@ -17,12 +17,13 @@ import torch
 from torch import nn
 
 
-
 def pytorchvideo_model(name: str):
     """``pytorchvideo.models.<name>``, or skip the calling test with the reason if pytorchvideo is missing."""
     if importlib.util.find_spec("pytorchvideo") is None:
-        pytest.skip("pytorchvideo is not installed: `pip install pytorchvideo==0.1.5 fvcore iopath` "
-                    "(pinned in requirements.txt) to check SlowFast and X3D against it")
+        pytest.skip(
+            "pytorchvideo is not installed: `pip install pytorchvideo==0.1.5 fvcore iopath` "
+            "(pinned in requirements.txt) to check SlowFast and X3D against it"
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         return importlib.import_module(f"pytorchvideo.models.{name}")
@@ -41,10 +42,18 @@ def randomise(model: nn.Module, seed: int) -> nn.Module:
                 m.weight.copy_(torch.rand(n, generator=gen) + 0.5)
                 m.bias.copy_(torch.rand(n, generator=gen) - 0.5)
             elif isinstance(m, nn.Linear):
-                m.weight.copy_(torch.randn(m.weight.shape, generator=gen) / m.in_features ** 0.5)
+                m.weight.copy_(
+                    torch.randn(m.weight.shape, generator=gen)
+                    / m.in_features**0.5
+                )
     return model.eval()
 
 
 def batch_norm_parameters(model: nn.Module) -> int:
     """Scale and shift of every batch norm: what the papers' parameter counts leave out."""
-    return sum(p.numel() for m in model.modules() if isinstance(m, nn.BatchNorm3d) for p in m.parameters())
+    return sum(
+        p.numel()
+        for m in model.modules()
+        if isinstance(m, nn.BatchNorm3d)
+        for p in m.parameters()
+    )

@@ -42,14 +42,20 @@ from vidconv.book.execution import notebook_client, output_mismatches
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PREINSTALLED = ROOT / "tests" / "colab_preinstalled.txt"
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
-OFFLINE = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
-           "HTTPS_PROXY": "http://127.0.0.1:9", "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
+OFFLINE = {
+    "http_proxy": "http://127.0.0.1:9",
+    "https_proxy": "http://127.0.0.1:9",
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "no_proxy": "127.0.0.1,localhost",
+    "NO_PROXY": "127.0.0.1,localhost",
+}
 KERNEL = "vidconv-standalone"
 CELL_TIMEOUT_S = 120  # bounds a hang; no test asserts a chapter's run time
 
 # Put into the fresh environment's site-packages: refuses reads under the repository (but its .venv,
 # which the symlinked packages live in when the tests run from `make test`).
-GUARD = '''
+GUARD = """
 import os, sys
 _root = os.environ.get("VIDCONV_FORBIDDEN_ROOT")
 if _root:
@@ -62,15 +68,20 @@ if _root:
                 raise PermissionError(f"a chapter must not read the repository (it is not there in Colab): {path}")
 
     sys.addaudithook(_guard)
-'''
+"""
 
 
 def preinstalled() -> list[str]:
-    lines = (line.split("#")[0].strip() for line in PREINSTALLED.read_text().splitlines())
+    lines = (
+        line.split("#")[0].strip()
+        for line in PREINSTALLED.read_text().splitlines()
+    )
     return [line for line in lines if line]
 
 
-def closure(requirements: list[Requirement]) -> dict[str, metadata.Distribution]:
+def closure(
+    requirements: list[Requirement],
+) -> dict[str, metadata.Distribution]:
     """The installed distributions that ``requirements`` need, transitively (markers and extras evaluated)."""
     found: dict[str, metadata.Distribution] = {}
     todo = [(r, "") for r in requirements]
@@ -82,12 +93,16 @@ def closure(requirements: list[Requirement]) -> dict[str, metadata.Distribution]
         try:
             dist = metadata.distribution(req.name)
         except metadata.PackageNotFoundError:
-            pytest.fail(f"{req} is needed but not installed in the test environment ({sys.prefix})")
+            pytest.fail(
+                f"{req} is needed but not installed in the test environment ({sys.prefix})"
+            )
         for wanted_extra in req.extras or {""}:
             if (name, wanted_extra) in found:
                 continue
             found[(name, wanted_extra)] = dist
-            todo += [(Requirement(r), wanted_extra) for r in dist.requires or []]
+            todo += [
+                (Requirement(r), wanted_extra) for r in dist.requires or []
+            ]
     return {name: dist for (name, _), dist in found.items()}
 
 
@@ -96,7 +111,12 @@ def top_level_paths(dist: metadata.Distribution) -> set[pathlib.Path]:
     if dist.files is None:
         pytest.fail(f"{dist.metadata['Name']} has no RECORD; cannot expose it")
     site = pathlib.Path(dist.locate_file(""))
-    names = {f.parts[0] for f in dist.files if f.parts[0] not in ("..", "__pycache__") and not f.name.endswith(".pth")}
+    names = {
+        f.parts[0]
+        for f in dist.files
+        if f.parts[0] not in ("..", "__pycache__")
+        and not f.name.endswith(".pth")
+    }
     return {site / n for n in names if (site / n).exists()}
 
 
@@ -105,10 +125,29 @@ def build_wheel(tmp: pathlib.Path) -> pathlib.Path:
     src.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, src / name)
-    shutil.copytree(ROOT / "vidconv", src / "vidconv", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
-                            "-q", "-w", str(tmp / "dist"), str(src)], env={**os.environ, **OFFLINE},
-                           capture_output=True, text=True)
+    shutil.copytree(
+        ROOT / "vidconv",
+        src / "vidconv",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-q",
+            "-w",
+            str(tmp / "dist"),
+            str(src),
+        ],
+        env={**os.environ, **OFFLINE},
+        capture_output=True,
+        text=True,
+    )
     assert build.returncode == 0, build.stdout + build.stderr
     (wheel,) = (tmp / "dist").glob("vidconv-*.whl")
     return wheel
@@ -119,17 +158,42 @@ def make_environment(tmp: pathlib.Path) -> dict:
     start = time.perf_counter()
     wheel = build_wheel(tmp)
     venv = tmp / "venv"
-    subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    subprocess.run(
+        [sys._base_executable, "-m", "venv", "--without-pip", str(venv)],
+        check=True,
+    )
     python = venv / "bin" / "python"
-    site = pathlib.Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                                       check=True, capture_output=True, text=True).stdout.strip())
+    site = pathlib.Path(
+        subprocess.run(
+            [
+                str(python),
+                "-c",
+                "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
     with zipfile.ZipFile(wheel) as z:
-        meta_name = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))
+        meta_name = next(
+            n for n in z.namelist() if n.endswith(".dist-info/METADATA")
+        )
         wheel_files = z.namelist()
-        declared = email.message_from_bytes(z.read(meta_name)).get_all("Requires-Dist") or []
-    book = [Requirement(r) for r in declared if Requirement(r).marker is None
-            or Requirement(r).marker.evaluate({"extra": "book"})]
-    needs = closure([Requirement(n) for n in preinstalled()] + [Requirement(str(r).split(";")[0]) for r in book])
+        declared = (
+            email.message_from_bytes(z.read(meta_name)).get_all("Requires-Dist")
+            or []
+        )
+    book = [
+        Requirement(r)
+        for r in declared
+        if Requirement(r).marker is None
+        or Requirement(r).marker.evaluate({"extra": "book"})
+    ]
+    needs = closure(
+        [Requirement(n) for n in preinstalled()]
+        + [Requirement(str(r).split(";")[0]) for r in book]
+    )
     for dist in needs.values():
         for path in top_level_paths(dist):
             link = site / path.name
@@ -137,23 +201,74 @@ def make_environment(tmp: pathlib.Path) -> dict:
                 link.symlink_to(path)
     (site / "_repository_guard.py").write_text(GUARD)
     (site / "_repository_guard.pth").write_text("import _repository_guard\n")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", "-q",
-                    str(wheel)], check=True, env={**os.environ, **OFFLINE})
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--no-deps",
+            "--no-index",
+            "-q",
+            str(wheel),
+        ],
+        check=True,
+        env={**os.environ, **OFFLINE},
+    )
     kernels = tmp / "jupyter" / "kernels" / KERNEL
     kernels.mkdir(parents=True)
-    (kernels / "kernel.json").write_text(json.dumps({
-        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "standalone", "language": "python"}))
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIDCONV_STATIC_FIGURES", "VIDCONV_BOOK_BUILD",
-                                                                "VIRTUAL_ENV")}
-    env |= OFFLINE | {"VIDCONV_FORBIDDEN_ROOT": str(ROOT), "JUPYTER_PATH": str(tmp / "jupyter"),
-                      "CUDA_VISIBLE_DEVICES": "", "MPLBACKEND": "agg"}
-    print(f"standalone environment: {len(needs)} distributions, ready in {time.perf_counter() - start:.1f} s")
-    return {"python": python, "env": env, "jupyter": tmp / "jupyter", "wheel_files": wheel_files,
-            "distributions": sorted(needs)}
+    (kernels / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [
+                    str(python),
+                    "-m",
+                    "ipykernel_launcher",
+                    "-f",
+                    "{connection_file}",
+                ],
+                "display_name": "standalone",
+                "language": "python",
+            }
+        )
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "PYTHONPATH",
+            "VIDCONV_STATIC_FIGURES",
+            "VIDCONV_BOOK_BUILD",
+            "VIRTUAL_ENV",
+        )
+    }
+    env |= OFFLINE | {
+        "VIDCONV_FORBIDDEN_ROOT": str(ROOT),
+        "JUPYTER_PATH": str(tmp / "jupyter"),
+        "CUDA_VISIBLE_DEVICES": "",
+        "MPLBACKEND": "agg",
+    }
+    print(
+        f"standalone environment: {len(needs)} distributions, ready in {time.perf_counter() - start:.1f} s"
+    )
+    return {
+        "python": python,
+        "env": env,
+        "jupyter": tmp / "jupyter",
+        "wheel_files": wheel_files,
+        "distributions": sorted(needs),
+    }
 
 
-def run_alone(notebook: nbformat.NotebookNode, folder: pathlib.Path, setup: dict, **env: str):
+def run_alone(
+    notebook: nbformat.NotebookNode,
+    folder: pathlib.Path,
+    setup: dict,
+    **env: str,
+):
     """Execute ``notebook`` in ``folder`` (which holds nothing else) in the standalone environment's kernel.
 
     ``env`` adds variables to the kernel's environment. Returns the client (its ``kernel_cpu_seconds``).
@@ -166,7 +281,9 @@ def run_alone(notebook: nbformat.NotebookNode, folder: pathlib.Path, setup: dict
     assert sorted(p.name for p in folder.iterdir()) == ["chapter.ipynb"]
     specs = KernelSpecManager(kernel_dirs=[str(setup["jupyter"] / "kernels")])
     km = KernelManager(kernel_name=KERNEL, kernel_spec_manager=specs)
-    client = notebook_client(notebook, folder, km=km, kernel_name=KERNEL, timeout=CELL_TIMEOUT_S)
+    client = notebook_client(
+        notebook, folder, km=km, kernel_name=KERNEL, timeout=CELL_TIMEOUT_S
+    )
     try:
         client.execute(env={**setup["env"], **env}, cwd=str(folder))
     finally:
@@ -188,16 +305,29 @@ def execute_chapter(chapter: str, out: str, setup: dict) -> dict:
     folder = pathlib.Path(out) / chapter.stem
     folder.mkdir(parents=True)
     start = time.perf_counter()
-    result = {"name": chapter.stem, "error": None, "mismatches": [], "cpu_seconds": None}
+    result = {
+        "name": chapter.stem,
+        "error": None,
+        "mismatches": [],
+        "cpu_seconds": None,
+    }
     try:
-        client = run_alone(notebook, folder, setup, VIDCONV_STATIC_FIGURES="1", VIDCONV_BOOK_BUILD="1")
+        client = run_alone(
+            notebook,
+            folder,
+            setup,
+            VIDCONV_STATIC_FIGURES="1",
+            VIDCONV_BOOK_BUILD="1",
+        )
         result["cpu_seconds"] = client.kernel_cpu_seconds
     except Exception as e:  # noqa: BLE001 - reported by the test with the chapter's name
         result["error"] = f"{type(e).__name__}: {str(e)[-3000:]}"
     result["seconds"] = time.perf_counter() - start
     if result["error"] is None:
         result["mismatches"] = output_mismatches(saved, notebook)
-    notebook.metadata["kernelspec"] = saved.metadata.get("kernelspec", notebook.metadata.get("kernelspec"))
+    notebook.metadata["kernelspec"] = saved.metadata.get(
+        "kernelspec", notebook.metadata.get("kernelspec")
+    )
     executed = pathlib.Path(out) / "executed" / chapter.name
     executed.parent.mkdir(exist_ok=True)
     nbformat.write(notebook, executed)

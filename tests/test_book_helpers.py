@@ -41,20 +41,30 @@ def test_chapter_starts_with_the_colab_setup_cell(path):
     first_code = next(c for c in cells(path) if c["cell_type"] == "code")
     source = "".join(first_code["source"])
     assert '"google.colab" in sys.modules' in source
-    assert f"vidconv[book] @ git+{repo}" in source, "the setup cell must install from the repository named in _config.yml"
-    assert "torch" not in re.findall(r'"pip", "install", "-q",\s*"([^"]+)"', source)
+    assert f"vidconv[book] @ git+{repo}" in source, (
+        "the setup cell must install from the repository named in _config.yml"
+    )
+    assert "torch" not in re.findall(
+        r'"pip", "install", "-q",\s*"([^"]+)"', source
+    )
     assert "default_device()" in source
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
 def test_chapter_has_objectives_summary_and_hidden_solutions(path):
-    text = "\n".join("".join(c["source"]) for c in cells(path) if c["cell_type"] == "markdown")
+    text = "\n".join(
+        "".join(c["source"])
+        for c in cells(path)
+        if c["cell_type"] == "markdown"
+    )
     assert "Learning objectives" in text
     assert "## Summary" in text
     exercises = re.findall(r"```\{exercise\}\n:label: (\S+)", text)
     assert len(exercises) >= 3
     for label in exercises:
-        assert re.search(r"```\{solution\} " + re.escape(label) + r"\n:class: dropdown", text), label
+        assert re.search(
+            r"```\{solution\} " + re.escape(label) + r"\n:class: dropdown", text
+        ), label
 
 
 def _published(fn, *args, **kwargs) -> list[tuple[dict, dict]]:
@@ -76,8 +86,12 @@ def test_glue_records_what_myst_nb_reads(monkeypatch):
     monkeypatch.setenv(helpers.BOOK_BUILD, "1")
     for value in (3, "1.5M", Table([{"a": 1}])):
         ours = _published(helpers.glue, "name", value)
-        assert ours == _published(myst_glue, "name", value, display=False), value
-        assert list(ours[0][0]) and all(k.startswith(helpers.GLUE_PREFIX) for k in ours[0][0])
+        assert ours == _published(myst_glue, "name", value, display=False), (
+            value
+        )
+        assert list(ours[0][0]) and all(
+            k.startswith(helpers.GLUE_PREFIX) for k in ours[0][0]
+        )
     # Where nothing reads the records (Colab: no myst-nb, no book build), glue shows nothing.
     monkeypatch.delenv(helpers.BOOK_BUILD)
     monkeypatch.setattr(helpers.importlib.util, "find_spec", lambda name: None)

@@ -1,9 +1,9 @@
-"""vidconv.device: the default device, and one CPU thread for tiny experiments (restored afterwards)."""
+"""vidconv.utils.device: the default device, and one CPU thread for tiny experiments (restored afterwards)."""
 
 import pytest
 import torch
 
-from vidconv.device import one_cpu_thread
+from vidconv.utils.device import one_cpu_thread
 
 
 def test_one_cpu_thread_on_cpu_and_restored_even_after_an_error():

@@ -8,15 +8,18 @@ import pytest
 import torch
 from torch import nn
 
-from vidconv.experiments.r2plus1d_vs_r3d import miniature
-from vidconv.memory import OUTSIDE, saved_tensor_memory
+from vidconv.analysis.memory import OUTSIDE, saved_tensor_memory
+from vidconv.experiments.r2plus1d.vs_r3d import miniature
 from vidconv.models.resnet import BasicBlock
 from vidconv.training import enable_checkpointing
 
 
 def conv_relu_conv():
-    return nn.Sequential(nn.Conv3d(3, 4, 3, padding=1, bias=False), nn.ReLU(),
-                         nn.Conv3d(4, 2, 3, padding=1, bias=False))
+    return nn.Sequential(
+        nn.Conv3d(3, 4, 3, padding=1, bias=False),
+        nn.ReLU(),
+        nn.Conv3d(4, 2, 3, padding=1, bias=False),
+    )
 
 
 def test_exact_bytes_conv_relu_conv():
@@ -31,7 +34,9 @@ def test_exact_bytes_conv_relu_conv():
 
 def test_exact_bytes_double_and_batch_norm():
     # Linear saves its input; batch norm (train) saves input, and mean and inverse std per channel.
-    model = nn.Sequential(nn.Linear(6, 5, bias=False), nn.BatchNorm1d(5)).double()
+    model = nn.Sequential(
+        nn.Linear(6, 5, bias=False), nn.BatchNorm1d(5)
+    ).double()
     x = torch.randn(7, 6, dtype=torch.float64)
     r = saved_tensor_memory(model, x)
     assert r.per_layer["0"] == 8 * 7 * 6
@@ -48,8 +53,12 @@ def test_meta_equals_cpu_and_linear_in_batch():
     meta = saved_tensor_memory(on_meta, x.to("meta"))
     assert cpu.total == meta.total and cpu.per_layer == meta.per_layer
     x4 = torch.randn(4, 3, 8, 16, 16)
-    stats = sum(b.numel() * 8 for m in model.modules() if isinstance(m, nn.BatchNorm3d)
-                for b in (m.running_mean,))  # mean + invstd per BN, float32 -> 2 * 4 bytes per channel
+    stats = sum(
+        b.numel() * 8
+        for m in model.modules()
+        if isinstance(m, nn.BatchNorm3d)
+        for b in (m.running_mean,)
+    )  # mean + invstd per BN, float32 -> 2 * 4 bytes per channel
     # activations double with the batch; the per-channel statistics do not
     assert saved_tensor_memory(model, x4).total == 2 * cpu.total - stats
 
@@ -60,12 +69,16 @@ def test_checkpointing_saves_memory_and_keeps_outputs_and_gradients():
     ckpt = copy.deepcopy(plain)
     assert enable_checkpointing(ckpt, (BasicBlock,)) == 4
     x = torch.randn(2, 3, 8, 16, 16)
-    assert saved_tensor_memory(ckpt, x).total < saved_tensor_memory(plain, x).total
+    assert (
+        saved_tensor_memory(ckpt, x).total < saved_tensor_memory(plain, x).total
+    )
     out_p, out_c = plain(x), ckpt(x)
     assert torch.allclose(out_p, out_c, atol=1e-6)
     out_p.square().sum().backward()
     out_c.square().sum().backward()
-    for (n, p), (_, q) in zip(plain.named_parameters(), ckpt.named_parameters()):
+    for (n, p), (_, q) in zip(
+        plain.named_parameters(), ckpt.named_parameters()
+    ):
         assert torch.allclose(p.grad, q.grad, atol=1e-5), n
 
 
@@ -76,7 +89,9 @@ def test_outside_and_table():
             self.lin = nn.Linear(3, 3)
 
         def forward(self, x):
-            return self.lin(x).sigmoid()  # sigmoid is functional: saved outside any module
+            return self.lin(
+                x
+            ).sigmoid()  # sigmoid is functional: saved outside any module
 
     r = saved_tensor_memory(Twice(), torch.randn(4, 3))
     assert r.per_layer == {"lin": 4 * 12, OUTSIDE: 4 * 12}
@@ -96,12 +111,18 @@ def test_counting_leaves_no_activation_alive():
     # A ReLU saves its own output. Returning the saved tensor itself from the pack hook, or keeping the
     # counted tensors after the call, made a reference cycle through the graph that Python's collector
     # cannot free: every call leaked the forward pass's activations (4 GiB a call for R(2+1)D-18 on a GPU).
-    model = nn.Sequential(nn.Conv3d(3, 4, 3), nn.ReLU(), nn.Conv3d(4, 2, 1), nn.Sigmoid())
+    model = nn.Sequential(
+        nn.Conv3d(3, 4, 3), nn.ReLU(), nn.Conv3d(4, 2, 1), nn.Sigmoid()
+    )
     outputs = []
     for module in model:
-        module.register_forward_hook(lambda m, i, o: outputs.append(weakref.ref(o)))
+        module.register_forward_hook(
+            lambda m, i, o: outputs.append(weakref.ref(o))
+        )
     for per_layer in (True, False):
         outputs.clear()
-        saved_tensor_memory(model, torch.randn(1, 3, 4, 6, 6), per_layer=per_layer)
+        saved_tensor_memory(
+            model, torch.randn(1, 3, 4, 6, 6), per_layer=per_layer
+        )
         gc.collect()
         assert [o() for o in outputs] == [None] * 4

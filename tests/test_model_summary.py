@@ -44,23 +44,40 @@ def se_net(rng: random.Random) -> nn.Sequential:
 def test_squeeze_excitation_field_equals_the_gradient(seed):
     rng = random.Random(seed)
     net = se_net(rng)
-    shape = (1, 1, rng.randint(24, 30), rng.randint(24, 30), rng.randint(24, 30))
+    shape = (
+        1,
+        1,
+        rng.randint(24, 30),
+        rng.randint(24, 30),
+        rng.randint(24, 30),
+    )
     report = summary(net, shape)
     for axis in range(3):
-        assert report.output_field.size[axis] == empirical_receptive_field(net, shape, axis=axis).span, axis
+        assert (
+            report.output_field.size[axis]
+            == empirical_receptive_field(net, shape, axis=axis).span
+        ), axis
     # The gate does not change the grid: its stride is that of the convs alone.
     convs = [m for m in net if isinstance(m, nn.Conv3d)]
     for axis in range(3):
         assert report.output_field.jump[axis] == vidconv.cumulative_stride(
-            vidconv.layers_along_axis(nn.Sequential(*convs), axis))
+            vidconv.layers_along_axis(nn.Sequential(*convs), axis)
+        )
 
 
 def test_a_gate_pooled_twice_does_not_compound():
     """Ten gates in a row: the field stays the whole clip (no layer widens it) and the stride stays 1."""
     net = nn.Sequential(nn.Conv3d(1, 2, 3), *[Gate(2) for _ in range(10)])
     report = summary(net, (1, 1, 9, 10, 11))
-    assert report.output_field.size == (9, 10, 11) and report.output_field.jump == (1, 1, 1)
-    assert [empirical_receptive_field(net, (1, 1, 9, 10, 11), axis=a).span for a in range(3)] == [9, 10, 11]
+    assert report.output_field.size == (
+        9,
+        10,
+        11,
+    ) and report.output_field.jump == (1, 1, 1)
+    assert [
+        empirical_receptive_field(net, (1, 1, 9, 10, 11), axis=a).span
+        for a in range(3)
+    ] == [9, 10, 11]
 
 
 def test_running_sum_reaches_every_earlier_frame():
@@ -73,14 +90,20 @@ def test_running_sum_reaches_every_earlier_frame():
 
         def forward(self, x):
             y = self.conv(x)  # (B, 1, T - 2, H, W)
-            return y.cumsum(dim=2) / torch.arange(1, y.shape[2] + 1).view(1, 1, -1, 1, 1)
+            return y.cumsum(dim=2) / torch.arange(1, y.shape[2] + 1).view(
+                1, 1, -1, 1, 1
+            )
 
     net, shape = Running(), (1, 1, 12, 3, 3)
     report = summary(net, shape)
     last = empirical_receptive_field(net, shape, output_index=(9, 1, 1))
     first = empirical_receptive_field(net, shape, output_index=(0, 1, 1))
     assert (last.span, first.span) == (12, 3)
-    assert report.output_field.size == (12, 1, 1) and report.output_field.jump == (1, 1, 1)
+    assert report.output_field.size == (
+        12,
+        1,
+        1,
+    ) and report.output_field.jump == (1, 1, 1)
 
 
 def test_strided_slicing_is_a_stride():
@@ -106,8 +129,12 @@ def test_slowfast_slow_pathway_units_are_alpha_frames_apart():
 
     with torch.device("meta"):
         model = slowfast_r50()
-    rows = {r.name: r for r in summary(model, (1, 3, 32, 224, 224), depth=2).rows}
-    assert rows["slow.stem"].field.jump == (4, 4, 4) and rows["fast.stem"].field.jump == (1, 4, 4)
+    rows = {
+        r.name: r for r in summary(model, (1, 3, 32, 224, 224), depth=2).rows
+    }
+    assert rows["slow.stem"].field.jump == (4, 4, 4) and rows[
+        "fast.stem"
+    ].field.jump == (1, 4, 4)
 
 
 def grid_rows(model, shape):
@@ -116,11 +143,17 @@ def grid_rows(model, shape):
     return net, summary(net, shape).rows
 
 
-@pytest.mark.parametrize("build, shape, gated_output", [
-    (movinet_a0, (1, 3, 8, 64, 64), "projection.1"),
-    (lambda: x3d("xs"), (1, 3, 4, 64, 64), "conv3.1"),
-], ids=["movinet_a0", "x3d_xs"])
-def test_gated_networks_have_bounded_strides_and_whole_clip_fields(build, shape, gated_output):
+@pytest.mark.parametrize(
+    "build, shape, gated_output",
+    [
+        (movinet_a0, (1, 3, 8, 64, 64), "projection.1"),
+        (lambda: x3d("xs"), (1, 3, 4, 64, 64), "conv3.1"),
+    ],
+    ids=["movinet_a0", "x3d_xs"],
+)
+def test_gated_networks_have_bounded_strides_and_whole_clip_fields(
+    build, shape, gated_output
+):
     """MoViNet-A0 and X3D gate every block. Before, each gate multiplied the stride (10^17 samples and more).
     Now every stride is at most the clip, a grid of n units tiles the clip (n * stride = extent, "same" padding),
     every block's gated output sees the whole clip, and no field exceeds the widest window plus the clip."""
@@ -128,18 +161,31 @@ def test_gated_networks_have_bounded_strides_and_whole_clip_fields(build, shape,
     extent = shape[2:]
     blocks = 0
     for r in rows:
-        assert all(j <= e for j, e in zip(r.field.jump, extent)), (r.name, r.field)
+        assert all(j <= e for j, e in zip(r.field.jump, extent)), (
+            r.name,
+            r.field,
+        )
         if len(r.output_shape) == 5:
             for a in range(3):
                 n = r.output_shape[2 + a]
                 if n > 1:
-                    assert n * r.field.jump[a] == extent[a], (r.name, a, r.output_shape, r.field)
+                    assert n * r.field.jump[a] == extent[a], (
+                        r.name,
+                        a,
+                        r.output_shape,
+                        r.field,
+                    )
         if r.name.endswith(gated_output):  # the projection after a block's gate
             blocks += 1
-            assert all(s >= e for s, e in zip(r.field.size, extent)), (r.name, r.field)
+            assert all(s >= e for s, e in zip(r.field.size, extent)), (
+                r.name,
+                r.field,
+            )
     assert blocks >= 10
     widest = [max(r.field.window[a] for r in rows) for a in range(3)]
-    assert all(r.field.size[a] <= widest[a] + extent[a] for r in rows for a in range(3))
+    assert all(
+        r.field.size[a] <= widest[a] + extent[a] for r in rows for a in range(3)
+    )
 
 
 def test_movinet_gates_leave_windows_and_strides_as_without_them():
@@ -157,8 +203,13 @@ def test_movinet_gates_leave_windows_and_strides_as_without_them():
     gated_rows = [r for r in summary(gated, shape).rows if r.name in plain_rows]
     assert len(gated_rows) == len(plain_rows)
     for r in gated_rows:
-        assert (r.field.window, r.field.jump) == (plain_rows[r.name].window, plain_rows[r.name].jump), r.name
-        assert r.field.size == tuple(max(w, s) for w, s in zip(r.field.window, r.field.shared))
+        assert (r.field.window, r.field.jump) == (
+            plain_rows[r.name].window,
+            plain_rows[r.name].jump,
+        ), r.name
+        assert r.field.size == tuple(
+            max(w, s) for w, s in zip(r.field.window, r.field.shared)
+        )
 
 
 def test_movinet_last_frame_reads_the_whole_clip_by_gradient():
@@ -177,7 +228,9 @@ def test_movinet_last_frame_reads_the_whole_clip_by_gradient():
     shape = (1, 3, 6, 64, 64)
     field = summary(Pooled(), shape).output_field
     for axis in range(3):
-        measured = empirical_receptive_field(Pooled(), shape, axis=axis, output_index=(5, 0, 0))
+        measured = empirical_receptive_field(
+            Pooled(), shape, axis=axis, output_index=(5, 0, 0)
+        )
         assert measured.positions == tuple(range(shape[2 + axis]))
         assert field.size[axis] >= shape[2 + axis]
     assert field.jump == (1, 64, 64)

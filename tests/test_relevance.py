@@ -5,11 +5,18 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vidconv.temporal.relevance import TemporalRelevanceModule, ThickPresentTokenSelector, VideoRelevanceCompressor
+from vidconv.temporal.relevance import (
+    TemporalRelevanceModule,
+    ThickPresentTokenSelector,
+    VideoRelevanceCompressor,
+)
 
 
 def grads_reach_every_parameter(module: torch.nn.Module) -> bool:
-    return all(p.grad is not None and p.grad.abs().sum() > 0 for p in module.parameters())
+    return all(
+        p.grad is not None and p.grad.abs().sum() > 0
+        for p in module.parameters()
+    )
 
 
 @pytest.mark.parametrize("window", [1, 2, 3, 4, 7, 50])
@@ -34,7 +41,17 @@ def test_mask_zeroes_padded_steps_and_padding_changes_nothing_else():
     torch.testing.assert_close(r[1, :6], module(x[1:, :6])[0])
 
 
-@pytest.mark.parametrize("dtype", [torch.long, torch.int32, torch.uint8, torch.float32, torch.float64, torch.float16])
+@pytest.mark.parametrize(
+    "dtype",
+    [
+        torch.long,
+        torch.int32,
+        torch.uint8,
+        torch.float32,
+        torch.float64,
+        torch.float16,
+    ],
+)
 def test_integer_and_float_masks_give_the_bool_masks_result(dtype):
     """Transformer libraries hand over attention masks of 0/1 numbers; they mean what the bool mask means."""
     torch.manual_seed(0)
@@ -63,7 +80,9 @@ def test_relevance_gradients_reach_every_parameter():
     assert grads_reach_every_parameter(module)
 
 
-def moving_frames_batch(gen: torch.Generator, batch: int = 32, steps: int = 16, dim: int = 16):
+def moving_frames_batch(
+    gen: torch.Generator, batch: int = 32, steps: int = 16, dim: int = 16
+):
     """Each sequence shows one scene; some frames show a different one ("something moved").
 
     Every frame, alone, looks like a scene: only its difference from its neighbours gives it away.
@@ -71,7 +90,9 @@ def moving_frames_batch(gen: torch.Generator, batch: int = 32, steps: int = 16, 
     scene = torch.randn(batch, 1, dim, generator=gen).expand(-1, steps, -1)
     other = torch.randn(batch, steps, dim, generator=gen)
     moving = torch.rand(batch, steps, generator=gen) < 0.25
-    x = torch.where(moving.unsqueeze(-1), other, scene) + 0.05 * torch.randn(batch, steps, dim, generator=gen)
+    x = torch.where(moving.unsqueeze(-1), other, scene) + 0.05 * torch.randn(
+        batch, steps, dim, generator=gen
+    )
     return x, moving.float()
 
 
@@ -94,17 +115,24 @@ def train_moving_frame_finder(window: int):
     specificity = (~predicted & (y == 0)).sum() / (y == 0).sum()
     balanced_accuracy = 0.5 * (recall + specificity)
     # Probability that a moving frame scores above a still one (ROC AUC).
-    auc = (relevance[y > 0][:, None] > relevance[y == 0][None, :]).float().mean()
+    auc = (
+        (relevance[y > 0][:, None] > relevance[y == 0][None, :]).float().mean()
+    )
     return auc.item(), balanced_accuracy.item()
 
 
 def test_relevance_learns_to_find_the_frames_that_move():
     auc, balanced_accuracy = train_moving_frame_finder(window=5)
-    assert auc > 0.95 and balanced_accuracy > 0.85, (auc, balanced_accuracy)  # chance: 0.5 and 0.5
+    assert auc > 0.95 and balanced_accuracy > 0.85, (
+        auc,
+        balanced_accuracy,
+    )  # chance: 0.5 and 0.5
 
 
 def test_without_temporal_context_the_same_task_stays_at_chance():
-    auc, _ = train_moving_frame_finder(window=1)  # each frame alone: every frame looks like some scene
+    auc, _ = train_moving_frame_finder(
+        window=1
+    )  # each frame alone: every frame looks like some scene
     assert auc < 0.6, auc
 
 
@@ -114,7 +142,11 @@ def test_selector_keeps_the_right_count_in_order(steps):
     selector = ThickPresentTokenSelector(8, present_thickness=6, keep_ratio=0.5)
     kept, indices, scores = selector(torch.randn(2, steps, 8))
     k = max(1, int(0.5 * steps + 0.5))
-    assert kept.shape == (2, k, 8) and indices.shape == (2, k) and scores.shape == (2, steps)
+    assert (
+        kept.shape == (2, k, 8)
+        and indices.shape == (2, k)
+        and scores.shape == (2, steps)
+    )
     assert (indices.diff(dim=1) > 0).all()  # temporal order
     top = scores.topk(k, dim=1).indices.sort(dim=1).values
     assert torch.equal(indices, top)
@@ -126,37 +158,64 @@ def test_selector_recency_profile_is_used_and_learns():
     with torch.no_grad():
         selector.content.weight.zero_()
         selector.content.bias.zero_()
-        selector.recency.copy_(torch.tensor([0.0, 0.0, 0.0, 0.0, 0.0, 5.0]))  # prefer tokens older than the present
+        selector.recency.copy_(
+            torch.tensor([0.0, 0.0, 0.0, 0.0, 0.0, 5.0])
+        )  # prefer tokens older than the present
     _, indices, _ = selector(torch.randn(1, 10, 8))
     assert indices.tolist() == [[0, 1, 2, 3, 4]]
     kept, _, _ = selector(torch.randn(1, 10, 8))
     kept.sum().backward()
-    assert selector.recency.grad is not None and selector.recency.grad.abs().sum() > 0
+    assert (
+        selector.recency.grad is not None
+        and selector.recency.grad.abs().sum() > 0
+    )
     assert selector.content.weight.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("ratio, steps, expected", [(1e-6, 10, 1), (1.0, 10, 10), (0.5, 1, 1), (0.34, 3, 1)])
+@pytest.mark.parametrize(
+    "ratio, steps, expected",
+    [(1e-6, 10, 1), (1.0, 10, 10), (0.5, 1, 1), (0.34, 3, 1)],
+)
 def test_selector_keep_ratio_edges(ratio, steps, expected):
-    assert ThickPresentTokenSelector(4, 2, ratio)(torch.randn(1, steps, 4))[0].shape[1] == expected
+    assert (
+        ThickPresentTokenSelector(4, 2, ratio)(torch.randn(1, steps, 4))[
+            0
+        ].shape[1]
+        == expected
+    )
 
 
 @pytest.mark.parametrize("n_tokens", [1, 6, 7, 49])
 def test_compressor_shapes_for_any_token_count(n_tokens):
     torch.manual_seed(0)
-    compressor = VideoRelevanceCompressor(16, num_frames=12, compression_ratio=3)
+    compressor = VideoRelevanceCompressor(
+        16, num_frames=12, compression_ratio=3
+    )
     compressed, relevance = compressor(torch.randn(2, 12, n_tokens, 16))
-    assert compressed.shape == (2, 4, n_tokens, 16) and relevance.shape == (2, 12, n_tokens)
+    assert compressed.shape == (2, 4, n_tokens, 16) and relevance.shape == (
+        2,
+        12,
+        n_tokens,
+    )
 
 
 def test_compressor_weights_are_the_softmax_of_the_relevance_logits_as_documented():
     torch.manual_seed(0)
-    compressor = VideoRelevanceCompressor(8, num_frames=6, compression_ratio=3).double()
+    compressor = VideoRelevanceCompressor(
+        8, num_frames=6, compression_ratio=3
+    ).double()
     tokens = torch.randn(2, 6, 4, 8, dtype=torch.float64)
     compressed, relevance = compressor(tokens)
-    weights = torch.logit(relevance).reshape(2, 2, 3, 4).softmax(dim=2)  # (B, groups, r, N)
-    expected = (weights.unsqueeze(-1) * tokens.reshape(2, 2, 3, 4, 8)).sum(dim=2)
+    weights = (
+        torch.logit(relevance).reshape(2, 2, 3, 4).softmax(dim=2)
+    )  # (B, groups, r, N)
+    expected = (weights.unsqueeze(-1) * tokens.reshape(2, 2, 3, 4, 8)).sum(
+        dim=2
+    )
     torch.testing.assert_close(compressed, expected)
-    assert not torch.allclose(weights.sum(dim=2), relevance.reshape(2, 2, 3, 4).sum(dim=2))  # relevance is not the weights
+    assert not torch.allclose(
+        weights.sum(dim=2), relevance.reshape(2, 2, 3, 4).sum(dim=2)
+    )  # relevance is not the weights
 
 
 def test_compressor_handles_a_ragged_last_group():
@@ -165,9 +224,15 @@ def test_compressor_handles_a_ragged_last_group():
     tokens = torch.randn(1, 7, 5, 8)
     compressed, _ = compressor(tokens)
     assert compressed.shape == (1, 3, 5, 8)
-    torch.testing.assert_close(compressed[:, 2], tokens[:, 6])  # the last group has one frame
-    same = tokens[:, :1].expand(-1, 6, -1, -1)  # a group of identical frames merges into that frame
-    torch.testing.assert_close(compressor(same)[0], tokens[:, :1].expand(-1, 2, -1, -1))
+    torch.testing.assert_close(
+        compressed[:, 2], tokens[:, 6]
+    )  # the last group has one frame
+    same = tokens[:, :1].expand(
+        -1, 6, -1, -1
+    )  # a group of identical frames merges into that frame
+    torch.testing.assert_close(
+        compressor(same)[0], tokens[:, :1].expand(-1, 2, -1, -1)
+    )
 
 
 def test_text_conditions_relevance_and_all_parameters_learn():
@@ -177,29 +242,101 @@ def test_text_conditions_relevance_and_all_parameters_learn():
     _, without = compressor(tokens)
     _, with_a = compressor(tokens, torch.randn(2, 3, 16))
     compressed, with_b = compressor(tokens, torch.randn(2, 5, 16))
-    assert (with_a - without).abs().max() > 1e-3 and (with_a - with_b).abs().max() > 1e-3
+    assert (with_a - without).abs().max() > 1e-3 and (
+        with_a - with_b
+    ).abs().max() > 1e-3
     (compressed.sum() + with_b.sum()).backward()
     assert grads_reach_every_parameter(compressor)
 
 
-@pytest.mark.parametrize("call, error, message", [
-    (lambda: TemporalRelevanceModule(10, 3, 4), ValueError, r"hidden_dim \(10\) must be divisible by num_heads \(4\)"),
-    (lambda: TemporalRelevanceModule(8, 0, 2), ValueError, "temporal_window must be >= 1"),
-    (lambda: TemporalRelevanceModule(8, 3, 2)(torch.randn(2, 5, 6)), ValueError, r"hidden_dim=8 .*\(2, 5, 6\)"),
-    (lambda: TemporalRelevanceModule(8, 3, 2)(torch.randn(5, 8)), ValueError, "3 dimensions"),
-    (lambda: TemporalRelevanceModule(8, 3, 2)(torch.randn(2, 5, 8), torch.full((2, 5), 0.5)), ValueError,
-     r"must hold only 0 \(padding\) and 1 \(valid\), found 0.5"),
-    (lambda: TemporalRelevanceModule(8, 3, 2)(torch.randn(2, 5, 8), [[1] * 5] * 2), TypeError, "bool or 0/1 numbers"),
-    (lambda: TemporalRelevanceModule(8, 3, 2)(torch.randn(2, 5, 8), torch.ones(2, 4, dtype=torch.bool)), ValueError, r"\(B, T\) = \(2, 5\)"),
-    (lambda: ThickPresentTokenSelector(8, 4, 0.0), ValueError, r"keep_ratio must be a number in \(0, 1\]"),
-    (lambda: ThickPresentTokenSelector(8, 4, 1.5), ValueError, "keep_ratio"),
-    (lambda: ThickPresentTokenSelector(8, 4, True), ValueError, "keep_ratio"),
-    (lambda: ThickPresentTokenSelector(8, 4, 0.5)(torch.randn(1, 0, 8)), ValueError, "empty"),
-    (lambda: VideoRelevanceCompressor(8, 4, 2)(torch.randn(1, 6, 3, 8)), ValueError, "more than num_frames=4"),
-    (lambda: VideoRelevanceCompressor(8, 8, 2)(torch.randn(1, 4, 8)), ValueError, r"4 dimensions \(B, T, N, D\)"),
-    (lambda: VideoRelevanceCompressor(8, 8, 2)(torch.randn(1, 4, 3, 8), torch.randn(2, 3, 8)), ValueError, "text batch 2"),
-    (lambda: VideoRelevanceCompressor(8, 8, 0), ValueError, "compression_ratio must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (
+            lambda: TemporalRelevanceModule(10, 3, 4),
+            ValueError,
+            r"hidden_dim \(10\) must be divisible by num_heads \(4\)",
+        ),
+        (
+            lambda: TemporalRelevanceModule(8, 0, 2),
+            ValueError,
+            "temporal_window must be >= 1",
+        ),
+        (
+            lambda: TemporalRelevanceModule(8, 3, 2)(torch.randn(2, 5, 6)),
+            ValueError,
+            r"hidden_dim=8 .*\(2, 5, 6\)",
+        ),
+        (
+            lambda: TemporalRelevanceModule(8, 3, 2)(torch.randn(5, 8)),
+            ValueError,
+            "3 dimensions",
+        ),
+        (
+            lambda: TemporalRelevanceModule(8, 3, 2)(
+                torch.randn(2, 5, 8), torch.full((2, 5), 0.5)
+            ),
+            ValueError,
+            r"must hold only 0 \(padding\) and 1 \(valid\), found 0.5",
+        ),
+        (
+            lambda: TemporalRelevanceModule(8, 3, 2)(
+                torch.randn(2, 5, 8), [[1] * 5] * 2
+            ),
+            TypeError,
+            "bool or 0/1 numbers",
+        ),
+        (
+            lambda: TemporalRelevanceModule(8, 3, 2)(
+                torch.randn(2, 5, 8), torch.ones(2, 4, dtype=torch.bool)
+            ),
+            ValueError,
+            r"\(B, T\) = \(2, 5\)",
+        ),
+        (
+            lambda: ThickPresentTokenSelector(8, 4, 0.0),
+            ValueError,
+            r"keep_ratio must be a number in \(0, 1\]",
+        ),
+        (
+            lambda: ThickPresentTokenSelector(8, 4, 1.5),
+            ValueError,
+            "keep_ratio",
+        ),
+        (
+            lambda: ThickPresentTokenSelector(8, 4, True),
+            ValueError,
+            "keep_ratio",
+        ),
+        (
+            lambda: ThickPresentTokenSelector(8, 4, 0.5)(torch.randn(1, 0, 8)),
+            ValueError,
+            "empty",
+        ),
+        (
+            lambda: VideoRelevanceCompressor(8, 4, 2)(torch.randn(1, 6, 3, 8)),
+            ValueError,
+            "more than num_frames=4",
+        ),
+        (
+            lambda: VideoRelevanceCompressor(8, 8, 2)(torch.randn(1, 4, 8)),
+            ValueError,
+            r"4 dimensions \(B, T, N, D\)",
+        ),
+        (
+            lambda: VideoRelevanceCompressor(8, 8, 2)(
+                torch.randn(1, 4, 3, 8), torch.randn(2, 3, 8)
+            ),
+            ValueError,
+            "text batch 2",
+        ),
+        (
+            lambda: VideoRelevanceCompressor(8, 8, 0),
+            ValueError,
+            "compression_ratio must be >= 1",
+        ),
+    ],
+)
 def test_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
@@ -216,12 +353,16 @@ def test_selector_learns_to_keep_the_marked_tokens():
         marked = torch.rand(n, 12, generator=gen) < 0.3
         return x + marked.unsqueeze(-1) * marker, marked
 
-    selector = ThickPresentTokenSelector(16, present_thickness=4, keep_ratio=0.5)
+    selector = ThickPresentTokenSelector(
+        16, present_thickness=4, keep_ratio=0.5
+    )
     optimizer = torch.optim.Adam(selector.parameters(), lr=1e-2)
     for _ in range(200):
         x, marked = batch(32)
         _, _, scores = selector(x)
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(scores, marked.float())
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(
+            scores, marked.float()
+        )
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -241,7 +382,9 @@ def test_compressor_relevance_learns_to_follow_the_text():
         text = torch.randn(n, 2, 16, generator=gen)
         tokens = torch.randn(n, 4, 6, 16, generator=gen)
         relevant = torch.rand(n, 4, 6, generator=gen) < 0.3
-        tokens = torch.where(relevant.unsqueeze(-1), text[:, :1, None, :] + 0.3 * tokens, tokens)
+        tokens = torch.where(
+            relevant.unsqueeze(-1), text[:, :1, None, :] + 0.3 * tokens, tokens
+        )
         return tokens, text, relevant
 
     compressor = VideoRelevanceCompressor(16, num_frames=4, compression_ratio=2)
@@ -249,16 +392,27 @@ def test_compressor_relevance_learns_to_follow_the_text():
     for _ in range(300):
         tokens, text, relevant = batch(32)
         _, relevance = compressor(tokens, text)
-        loss = torch.nn.functional.binary_cross_entropy(relevance, relevant.float())
+        loss = torch.nn.functional.binary_cross_entropy(
+            relevance, relevant.float()
+        )
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
     tokens, text, relevant = batch(128)
     with torch.no_grad():
         _, relevance = compressor(tokens, text)
-        _, shuffled = compressor(tokens, text.roll(1, dims=0))  # each clip gets another clip's query
+        _, shuffled = compressor(
+            tokens, text.roll(1, dims=0)
+        )  # each clip gets another clip's query
 
     def auc(scores):
-        return (scores[relevant][:, None] > scores[~relevant][None, :]).float().mean()
+        return (
+            (scores[relevant][:, None] > scores[~relevant][None, :])
+            .float()
+            .mean()
+        )
 
-    assert auc(relevance) > 0.9 and auc(shuffled) < 0.7, (auc(relevance), auc(shuffled))
+    assert auc(relevance) > 0.9 and auc(shuffled) < 0.7, (
+        auc(relevance),
+        auc(shuffled),
+    )

@@ -36,10 +36,18 @@ ALLOWED_CONSOLE = [
 ]
 ALLOWED_FAILED = ["/favicon.ico"]  # the browser asks for it; the book has none
 MAX_PAGE_BYTES = 5_000_000  # a chapter page with everything it loads
-LAPTOP = {"width": 1280, "height": 800}  # the window in which no code cell may scroll sideways
-OFFLINE_ENV = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9",
-               "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",
-               "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
+LAPTOP = {
+    "width": 1280,
+    "height": 800,
+}  # the window in which no code cell may scroll sideways
+OFFLINE_ENV = {
+    "http_proxy": "http://127.0.0.1:9",
+    "https_proxy": "http://127.0.0.1:9",
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "no_proxy": "127.0.0.1,localhost",
+    "NO_PROXY": "127.0.0.1,localhost",
+}
 
 
 # What the site is built from besides the chapters: the book's own files (read-only, linked).
@@ -61,7 +69,9 @@ def site_source(folder: pathlib.Path, executed: dict[str, str]) -> pathlib.Path:
     for name, path in executed.items():
         shutil.copy(path, folder / "chapters" / f"{name}.ipynb")
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    assert config["execute"]["execute_notebooks"] == "force", "make book executes every chapter"
+    assert config["execute"]["execute_notebooks"] == "force", (
+        "make book executes every chapter"
+    )
     config["execute"]["execute_notebooks"] = "off"
     (folder / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     return folder
@@ -72,37 +82,73 @@ def built_site(chapter_runs, tmp_path_factory) -> pathlib.Path:
     failed = [name for name, run in chapter_runs.items() if run["error"]]
     if failed:
         pytest.fail(f"chapters that did not run: {failed}", pytrace=False)
-    source = site_source(tmp_path_factory.mktemp("site_source"),
-                         {name: run["executed"] for name, run in chapter_runs.items()})
-    shutil.rmtree(ROOT / "_build", ignore_errors=True)  # no page of an earlier build may survive
+    source = site_source(
+        tmp_path_factory.mktemp("site_source"),
+        {name: run["executed"] for name, run in chapter_runs.items()},
+    )
+    shutil.rmtree(
+        ROOT / "_build", ignore_errors=True
+    )  # no page of an earlier build may survive
     jupyter_book = pathlib.Path(sys.executable).parent / "jupyter-book"
-    result = subprocess.run([str(jupyter_book), "build", str(source), "-W", "-n", "--keep-going", "--all",
-                             "--path-output", str(ROOT)], cwd=ROOT,
-                            env={**os.environ, **OFFLINE_ENV}, capture_output=True, text=True, timeout=1800)
+    result = subprocess.run(
+        [
+            str(jupyter_book),
+            "build",
+            str(source),
+            "-W",
+            "-n",
+            "--keep-going",
+            "--all",
+            "--path-output",
+            str(ROOT),
+        ],
+        cwd=ROOT,
+        env={**os.environ, **OFFLINE_ENV},
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     log = result.stdout + result.stderr
-    problems = [line for line in log.splitlines() if re.search(r"WARNING|ERROR|Traceback", line)
-                and "Kernel is running over TCP" not in line]
-    assert result.returncode == 0 and not problems, "\n".join(problems) or log[-5000:]
+    problems = [
+        line
+        for line in log.splitlines()
+        if re.search(r"WARNING|ERROR|Traceback", line)
+        and "Kernel is running over TCP" not in line
+    ]
+    assert result.returncode == 0 and not problems, (
+        "\n".join(problems) or log[-5000:]
+    )
     assert "Executing" not in log, "the build executed a notebook again"
     return HTML
 
 
 def content_pages(site: pathlib.Path) -> list[pathlib.Path]:
-    return sorted(p for p in site.rglob("*.html") if not {"_static", "_sources", "_images"} & set(p.relative_to(site).parts))
+    return sorted(
+        p
+        for p in site.rglob("*.html")
+        if not {"_static", "_sources", "_images"}
+        & set(p.relative_to(site).parts)
+    )
 
 
 def test_every_toc_entry_became_a_page(built_site):
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    files = [toc["root"]] + [
+        c["file"] for part in toc["parts"] for c in part["chapters"]
+    ]
     for f in files:
         assert (built_site / f"{f}.html").exists(), f
 
 
 def test_pages_load_nothing_from_outside(built_site):
-    pattern = re.compile(r"""<(?:script|img|iframe)[^>]+src=["'](?:https?:)?//|<link[^>]+href=["'](?:https?:)?//[^"']+["'][^>]*rel=["']stylesheet""")
+    pattern = re.compile(
+        r"""<(?:script|img|iframe)[^>]+src=["'](?:https?:)?//|<link[^>]+href=["'](?:https?:)?//[^"']+["'][^>]*rel=["']stylesheet"""
+    )
     for page in content_pages(built_site):
         html = page.read_text()
-        assert not pattern.search(html), f"{page.name} loads {pattern.search(html).group(0)}"
+        assert not pattern.search(html), (
+            f"{page.name} loads {pattern.search(html).group(0)}"
+        )
 
 
 def test_site_shows_outputs_of_the_current_code(built_site):
@@ -110,7 +156,10 @@ def test_site_shows_outputs_of_the_current_code(built_site):
     # the page must show the source of vidconv.conv3d as it is now, not as it was when last saved.
     from bs4 import BeautifulSoup
 
-    text = BeautifulSoup((built_site / "chapters/01_convolution_3d.html").read_text(), "html.parser").get_text()
+    text = BeautifulSoup(
+        (built_site / "chapters/01_convolution_3d.html").read_text(),
+        "html.parser",
+    ).get_text()
     squash = functools.partial(re.sub, r"\s+", "")
     assert squash(inspect.getsource(vidconv.conv3d)) in squash(text)
 
@@ -128,7 +177,18 @@ def server(built_site):
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     """Serves the site as a static host does (GitHub Pages, Netlify): text compressed with gzip."""
 
-    COMPRESSIBLE = {".html", ".js", ".css", ".json", ".svg", ".txt", ".ttf", ".eot", ".otf", ".map"}
+    COMPRESSIBLE = {
+        ".html",
+        ".js",
+        ".css",
+        ".json",
+        ".svg",
+        ".txt",
+        ".ttf",
+        ".eot",
+        ".otf",
+        ".map",
+    }
     _gzipped: dict[str, bytes] = {}
 
     def log_message(self, *args):
@@ -136,12 +196,17 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
     def do_GET(self):
         path = pathlib.Path(self.translate_path(self.path))
-        if "gzip" not in self.headers.get("Accept-Encoding", "") or path.suffix not in self.COMPRESSIBLE \
-                or not path.is_file():
+        if (
+            "gzip" not in self.headers.get("Accept-Encoding", "")
+            or path.suffix not in self.COMPRESSIBLE
+            or not path.is_file()
+        ):
             return super().do_GET()
         body = self._gzipped.get(str(path))
         if body is None:
-            body = self._gzipped[str(path)] = gzip.compress(path.read_bytes(), compresslevel=6, mtime=0)
+            body = self._gzipped[str(path)] = gzip.compress(
+                path.read_bytes(), compresslevel=6, mtime=0
+            )
         self.send_response(200)
         self.send_header("Content-Type", self.guess_type(str(path)))
         self.send_header("Content-Encoding", "gzip")
@@ -150,7 +215,13 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
         self.wfile.write(body)
 
 
-def open_page(browser, url: str, base: str, requests: list | None = None, viewport: dict | None = None):
+def open_page(
+    browser,
+    url: str,
+    base: str,
+    requests: list | None = None,
+    viewport: dict | None = None,
+):
     """Open url; return (page, problems) where problems lists console errors and failed or outside requests.
 
     ``requests``, when given, collects every request the page made that completed.
@@ -166,18 +237,46 @@ def open_page(browser, url: str, base: str, requests: list | None = None, viewpo
             r.abort()
 
     page.route("**/*", route)
-    page.on("console", lambda m: m.type == "error" and not any(a in m.text for a in ALLOWED_CONSOLE)
-            and not any(a in (m.location or {}).get("url", "") for a in ALLOWED_FAILED)
-            and problems.append(f"console error: {m.text}"))
-    page.on("pageerror", lambda e: not any(a in str(e) for a in ALLOWED_CONSOLE) and problems.append(f"page error: {e}"))
-    page.on("requestfailed", lambda r: r.url.startswith(base) and not any(r.url.endswith(a) for a in ALLOWED_FAILED)
-            and problems.append(f"failed request: {r.url}"))
-    page.on("response", lambda r: r.status >= 400 and not any(r.url.endswith(a) for a in ALLOWED_FAILED)
-            and problems.append(f"HTTP {r.status}: {r.url}"))
+    page.on(
+        "console",
+        lambda m: (
+            m.type == "error"
+            and not any(a in m.text for a in ALLOWED_CONSOLE)
+            and not any(
+                a in (m.location or {}).get("url", "") for a in ALLOWED_FAILED
+            )
+            and problems.append(f"console error: {m.text}")
+        ),
+    )
+    page.on(
+        "pageerror",
+        lambda e: (
+            not any(a in str(e) for a in ALLOWED_CONSOLE)
+            and problems.append(f"page error: {e}")
+        ),
+    )
+    page.on(
+        "requestfailed",
+        lambda r: (
+            r.url.startswith(base)
+            and not any(r.url.endswith(a) for a in ALLOWED_FAILED)
+            and problems.append(f"failed request: {r.url}")
+        ),
+    )
+    page.on(
+        "response",
+        lambda r: (
+            r.status >= 400
+            and not any(r.url.endswith(a) for a in ALLOWED_FAILED)
+            and problems.append(f"HTTP {r.status}: {r.url}")
+        ),
+    )
     if requests is not None:
         page.on("requestfinished", lambda r: requests.append(r))
     page.goto(url, wait_until="load")
-    page.wait_for_load_state("networkidle", timeout=90_000)  # a loaded 2-core CI runner can take > 30 s
+    page.wait_for_load_state(
+        "networkidle", timeout=90_000
+    )  # a loaded 2-core CI runner can take > 30 s
     return page, problems
 
 
@@ -213,40 +312,65 @@ def test_every_page_in_a_real_browser(built_site, server, browser, site_report):
     for path in pages:
         rel = path.relative_to(built_site).as_posix()
         requests: list = []
-        page, problems = open_page(browser, f"{server}/{rel}", server, requests, viewport=LAPTOP)
+        page, problems = open_page(
+            browser, f"{server}/{rel}", server, requests, viewport=LAPTOP
+        )
         figures = page.locator(".vidconv-plotly")
         for i in range(figures.count()):
             figures.nth(i).locator(".main-svg").first.wait_for(timeout=15000)
         n_figures = figures.count()
         figures_total += n_figures
         if page.locator("div.math, span.math").count():
-            page.locator("mjx-container:visible").first.wait_for(timeout=15000)  # not one in a hidden sidebar
+            page.locator("mjx-container:visible").first.wait_for(
+                timeout=15000
+            )  # not one in a hidden sidebar
         wide_code = page.evaluate(WIDE_CODE)
         covered_titles = page.evaluate(TITLE_UNDER_TOOLBAR)
-        size = transferred_bytes(requests)  # while the page is open: its requests go with it
+        size = transferred_bytes(
+            requests
+        )  # while the page is open: its requests go with it
         page.close()
-        plotly_loads = [r.url for r in requests if r.url.split("?")[0].endswith("/plotly.min.js")]
+        plotly_loads = [
+            r.url
+            for r in requests
+            if r.url.split("?")[0].endswith("/plotly.min.js")
+        ]
         site_report["bytes"][rel] = size
         assert not problems, f"{rel}:\n" + "\n".join(problems)
-        assert not wide_code, f"{rel}: code cells scroll sideways; their longest lines:\n" + "\n".join(wide_code)
-        assert not covered_titles, f"{rel}: the toolbar covers these titles: {covered_titles}"
+        assert not wide_code, (
+            f"{rel}: code cells scroll sideways; their longest lines:\n"
+            + "\n".join(wide_code)
+        )
+        assert not covered_titles, (
+            f"{rel}: the toolbar covers these titles: {covered_titles}"
+        )
         assert size <= MAX_PAGE_BYTES, f"{rel} transfers {size / 1e6:.1f} MB"
-        assert len(plotly_loads) <= 1, f"{rel} loads plotly.js {len(plotly_loads)} times"
-        assert plotly_loads or not n_figures, f"{rel} draws figures without loading plotly.js"
+        assert len(plotly_loads) <= 1, (
+            f"{rel} loads plotly.js {len(plotly_loads)} times"
+        )
+        assert plotly_loads or not n_figures, (
+            f"{rel} draws figures without loading plotly.js"
+        )
         site_report["pages"].append(rel)
     site_report["figures"] = figures_total
     assert figures_total >= 2
 
 
-def test_search_finds_the_chapter_that_teaches_a_term(built_site, server, browser):
+def test_search_finds_the_chapter_that_teaches_a_term(
+    built_site, server, browser
+):
     page, problems = open_page(browser, f"{server}/search.html", server)
-    box = page.locator(".bd-search-container form input[name='q']")  # the search page's own field
+    box = page.locator(
+        ".bd-search-container form input[name='q']"
+    )  # the search page's own field
     box.fill("receptive field")
     box.press("Enter")
     page.wait_for_load_state("networkidle")
     results = page.locator("#search-results ul.search li a")
     results.first.wait_for(timeout=30000)
-    hrefs = [results.nth(i).get_attribute("href") for i in range(results.count())]
+    hrefs = [
+        results.nth(i).get_attribute("href") for i in range(results.count())
+    ]
     page.close()
     assert not problems, "\n".join(problems)
     assert any("01_convolution_3d" in h for h in hrefs), hrefs
@@ -257,15 +381,25 @@ def test_instructors_guide_lists_every_chapter(built_site):
 
     from vidconv.book import course, guide
 
-    soup = BeautifulSoup((built_site / "chapters/instructors_guide.html").read_text(), "html.parser")
+    soup = BeautifulSoup(
+        (built_site / "chapters/instructors_guide.html").read_text(),
+        "html.parser",
+    )
     table = soup.select_one(".vidconv-course-overview table")
-    rows = [[td.get_text(" ", strip=True) for td in tr.select("td")] for tr in table.select("tbody tr")]
+    rows = [
+        [td.get_text(" ", strip=True) for td in tr.select("td")]
+        for tr in table.select("tbody tr")
+    ]
     docs = guide.course_chapters(ROOT)
     assert len(rows) == len(docs)
     for (week, title, objectives, exercises, cpu, wall), doc in zip(rows, docs):
         info = course.chapter_info(course.read_notebook(ROOT / f"{doc}.ipynb"))
-        assert title.endswith(info.title) and objectives == str(len(info.objectives))
-        assert exercises == str(len(info.exercises)) and cpu == guide.run_time(info)
+        assert title.endswith(info.title) and objectives == str(
+            len(info.objectives)
+        )
+        assert exercises == str(len(info.exercises)) and cpu == guide.run_time(
+            info
+        )
         assert wall == guide.wall_time(info).replace("\\*", "*")
     links = {a["href"].split("#")[0] for a in table.select("a")}
     assert links == {f"{doc.split('/')[-1]}.html" for doc in docs}
@@ -277,27 +411,42 @@ def visible_state(page, index: int) -> dict:
                   return { active: gd._fullLayout.sliders[0].active,
                            title: gd.querySelector('.gtitle') ? gd.querySelector('.gtitle').textContent : '',
                            points: gd.querySelectorAll('.scatterlayer .point, .heatmaplayer image').length,
-                           visible: gd.data.map(t => t.visible === true) }; }""", index)
+                           visible: gd.data.map(t => t.visible === true) }; }""",
+        index,
+    )
 
 
 def test_moving_a_slider_redraws_the_figure(built_site, server, browser):
-    page, problems = open_page(browser, f"{server}/chapters/01_convolution_3d.html", server)
+    page, problems = open_page(
+        browser, f"{server}/chapters/01_convolution_3d.html", server
+    )
     graphs = page.locator(".vidconv-plotly .plotly-graph-div")
     graphs.first.locator(".main-svg").first.wait_for()
-    with_slider = [i for i in range(graphs.count())
-                   if page.evaluate("i => (document.querySelectorAll('.vidconv-plotly .plotly-graph-div')[i]._fullLayout.sliders || []).length", i)]
+    with_slider = [
+        i
+        for i in range(graphs.count())
+        if page.evaluate(
+            "i => (document.querySelectorAll('.vidconv-plotly .plotly-graph-div')[i]._fullLayout.sliders || []).length",
+            i,
+        )
+    ]
     assert with_slider, "no figure with a slider on chapter 1"
     index = with_slider[0]
     graph = graphs.nth(index)
     graph.scroll_into_view_if_needed()
     before = visible_state(page, index)
     rail = graph.locator(".slider-rail-rect").first.bounding_box()
-    page.mouse.click(rail["x"] + rail["width"] - 3, rail["y"] + rail["height"] / 2)  # drag-free move to the last step
+    page.mouse.click(
+        rail["x"] + rail["width"] - 3, rail["y"] + rail["height"] / 2
+    )  # drag-free move to the last step
     page.wait_for_timeout(500)
     after = visible_state(page, index)
     assert after["active"] != before["active"]
     assert after["visible"] != before["visible"]
-    assert after["title"] != before["title"] and after["points"] != before["points"]
+    assert (
+        after["title"] != before["title"]
+        and after["points"] != before["points"]
+    )
     # The menu swaps the setting: the figure changes again.
     graph.locator(".updatemenu-header-group").first.click()
     page.wait_for_timeout(300)
@@ -316,26 +465,38 @@ def sampling_figure_state(page, index: int) -> dict:
                            frames: shown.filter(t => t.type === 'scatter' && t.name === undefined).map(t => t.x),
                            images: shown.filter(t => t.type === 'image').length,
                            drawn: gd.querySelectorAll('.imagelayer image, .layer-subplot image, image').length }; }""",
-        index)
+        index,
+    )
 
 
-def test_chapter_2_sampling_figure_switches_settings(built_site, server, browser):
-    page, problems = open_page(browser, f"{server}/chapters/02_video_data.html", server)
+def test_chapter_2_sampling_figure_switches_settings(
+    built_site, server, browser
+):
+    page, problems = open_page(
+        browser, f"{server}/chapters/02_video_data.html", server
+    )
     graphs = page.locator(".vidconv-plotly .plotly-graph-div")
     graphs.first.locator(".main-svg").first.wait_for()
     labels = page.evaluate("""() => [...document.querySelectorAll('.vidconv-plotly .plotly-graph-div')].map(
         gd => ((gd._fullLayout.updatemenus || [])[0] || {buttons: []}).buttons.map(b => b.label))""")
-    index = next(i for i, b in enumerate(labels) if "random-sparse, 8 frames" in b)
+    index = next(
+        i for i, b in enumerate(labels) if "random-sparse, 8 frames" in b
+    )
     graph = graphs.nth(index)
     graph.scroll_into_view_if_needed()
     before = sampling_figure_state(page, index)
     assert before["images"] == 1 and before["drawn"] >= 1 and before["frames"]
     # The stride slider: the last step picks other frames and says so in the title.
     rail = graph.locator(".slider-rail-rect").first.bounding_box()
-    page.mouse.click(rail["x"] + rail["width"] - 3, rail["y"] + rail["height"] / 2)
+    page.mouse.click(
+        rail["x"] + rail["width"] - 3, rail["y"] + rail["height"] / 2
+    )
     page.wait_for_timeout(500)
     after = sampling_figure_state(page, index)
-    assert after["active"] != before["active"] and after["frames"] != before["frames"]
+    assert (
+        after["active"] != before["active"]
+        and after["frames"] != before["frames"]
+    )
     assert after["title"] != before["title"] and "stride 8" in after["title"]
     # The menu: another strategy and clip length.
     graph.locator(".updatemenu-header-group").first.click()
@@ -344,7 +505,10 @@ def test_chapter_2_sampling_figure_switches_settings(built_site, server, browser
     graph.locator(".updatemenu-dropdown-button").nth(target).click()
     page.wait_for_timeout(500)
     multi = sampling_figure_state(page, index)
-    assert multi["title"].startswith("multi-clip, 16 frames") and len(multi["frames"]) == 3
+    assert (
+        multi["title"].startswith("multi-clip, 16 frames")
+        and len(multi["frames"]) == 3
+    )
     assert multi["images"] == 1 and multi["frames"] != after["frames"]
     page.close()
     assert not problems, "\n".join(problems)

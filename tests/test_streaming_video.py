@@ -6,7 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from vidconv.experiments.streaming_video import causal_video_net, stream_vs_window
+from vidconv.experiments.temporal.streaming_video import (
+    causal_video_net,
+    stream_vs_window,
+)
 from vidconv.temporal.thick_present import PhenomenologicalConv3D
 
 
@@ -17,11 +20,18 @@ def test_stream_and_window_equal_offline_and_the_bytes_add_up():
     assert worst < 1e-5 and len(table.rows) == 12
     last = table.rows[-1]
     # buffers: stem 2 past frames of 3 channels, two block convs 2 past frames of 4 channels each
-    assert last["stream kept KiB"] * 1024 == 4 * 8 * 10 * (2 * 3 + 2 * 4 + 2 * 4)
+    assert last["stream kept KiB"] * 1024 == 4 * 8 * 10 * (
+        2 * 3 + 2 * 4 + 2 * 4
+    )
     rf = 1 + 3 * 2  # three causal convs of retention 2
     assert last["window kept KiB"] * 1024 == (rf - 1) * 3 * 8 * 10 * 4
-    assert last["window activations KiB"] == pytest.approx(rf * table.rows[0]["stream activations KiB"])
-    assert all(r["stream activations KiB"] == table.rows[0]["stream activations KiB"] for r in table.rows)
+    assert last["window activations KiB"] == pytest.approx(
+        rf * table.rows[0]["stream activations KiB"]
+    )
+    assert all(
+        r["stream activations KiB"] == table.rows[0]["stream activations KiB"]
+        for r in table.rows
+    )
 
 
 def test_a_model_that_looks_ahead_is_refused():
@@ -29,4 +39,6 @@ def test_a_model_that_looks_ahead_is_refused():
     with pytest.raises(ValueError, match="looks 1 frames ahead"):
         stream_vs_window(net, torch.rand(1, 3, 6, 4, 4))
     with pytest.raises(ValueError, match="batch 1"):
-        stream_vs_window(causal_video_net(channels=2, blocks=1), torch.rand(2, 3, 6, 4, 4))
+        stream_vs_window(
+            causal_video_net(channels=2, blocks=1), torch.rand(2, 3, 6, 4, 4)
+        )

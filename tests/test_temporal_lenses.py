@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vidconv.device import one_cpu_thread
-from vidconv.experiments.temporal_lenses import (
+from vidconv.experiments.temporal.lenses import (
     LENSES,
     DiagonalSSM,
     WindowedAttention,
@@ -15,6 +14,7 @@ from vidconv.experiments.temporal_lenses import (
     influence_profile,
     lens_experiment,
 )
+from vidconv.utils.device import one_cpu_thread
 
 FUTURE, MAX_LAG = 3, 24
 LAGS = list(range(-FUTURE, MAX_LAG + 1))
@@ -22,13 +22,17 @@ LAGS = list(range(-FUTURE, MAX_LAG + 1))
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    with one_cpu_thread(torch.device("cpu")):  # tiny networks: threads only contend on a shared CPU
+    with one_cpu_thread(
+        torch.device("cpu")
+    ):  # tiny networks: threads only contend on a shared CPU
         yield
 
 
 def lags_reached(model):
     torch.manual_seed(0)
-    p = influence_profile(model, torch.randn(4, 36), max_lag=MAX_LAG, future=FUTURE)
+    p = influence_profile(
+        model, torch.randn(4, 36), max_lag=MAX_LAG, future=FUTURE
+    )
     assert p.sum().item() == pytest.approx(1.0)
     return {lag for lag, v in zip(LAGS, p.tolist()) if v > 0}
 
@@ -67,11 +71,24 @@ def test_ssm_influence_is_its_kernel():
 def test_trained_lenses_find_the_task_lag():
     table, profiles = lens_experiment(steps=120)
     rows = {r["architecture"]: r for r in table.rows}
-    for name in ("3D convolution", "dilated convolution", "recurrent (GRU)", "windowed attention"):
-        assert rows[name]["peak lag"] == 6 and rows[name]["test MSE"] < 0.5, rows[name]  # predicting 0 scores 1
-    assert rows["3D convolution"]["test MSE"] < 0.1 and rows["dilated convolution"]["test MSE"] < 0.1
+    for name in (
+        "3D convolution",
+        "dilated convolution",
+        "recurrent (GRU)",
+        "windowed attention",
+    ):
+        assert rows[name]["peak lag"] == 6 and rows[name]["test MSE"] < 0.5, (
+            rows[name]
+        )  # predicting 0 scores 1
+    assert (
+        rows["3D convolution"]["test MSE"] < 0.1
+        and rows["dilated convolution"]["test MSE"] < 0.1
+    )
     assert all(r["share in future"] == 0 for r in rows.values())
-    assert rows["3D convolution"]["share beyond lag 8"] == 0 and rows["windowed attention"]["share beyond lag 8"] == 0
+    assert (
+        rows["3D convolution"]["share beyond lag 8"] == 0
+        and rows["windowed attention"]["share beyond lag 8"] == 0
+    )
     assert set(profiles) == set(LENSES)
 
 
@@ -79,4 +96,6 @@ def test_bad_sequences():
     with pytest.raises(ValueError, match=r"x must have 2 dimensions|\(B, T\)"):
         influence_profile(conv_model(), torch.randn(2, 3, 30))
     with pytest.raises(ValueError, match="at least 29"):
-        influence_profile(conv_model(), torch.randn(2, 20), max_lag=24, future=4)
+        influence_profile(
+            conv_model(), torch.randn(2, 20), max_lag=24, future=4
+        )

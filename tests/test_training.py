@@ -11,19 +11,30 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import vidconv.models as M
+from vidconv.data.synthetic import RotatingBlobs
 from vidconv.experiments import cnn_3d, temporal_vs_per_frame
 from vidconv.models.resnet import BasicBlock
-from vidconv.data.synthetic import RotatingBlobs
-from vidconv.training import enable_checkpointing, evaluate, fit, param_groups, topk_correct, train_one_epoch
+from vidconv.training import (
+    enable_checkpointing,
+    evaluate,
+    fit,
+    param_groups,
+    topk_correct,
+    train_one_epoch,
+)
 
 CPU = torch.device("cpu")
 
 
-def synthetic_loader(n: int = 32, batch_size: int = 8, with_ids: bool = False) -> DataLoader:
+def synthetic_loader(
+    n: int = 32, batch_size: int = 8, with_ids: bool = False
+) -> DataLoader:
     ds = RotatingBlobs(n, seed=1)
     clips = torch.stack([ds[i][0] for i in range(n)])
     labels = torch.tensor([ds[i][1] for i in range(n)])
-    tensors = (clips, labels, torch.arange(n) // 2) if with_ids else (clips, labels)
+    tensors = (
+        (clips, labels, torch.arange(n) // 2) if with_ids else (clips, labels)
+    )
     return DataLoader(TensorDataset(*tensors), batch_size=batch_size)
 
 
@@ -34,7 +45,9 @@ def test_one_optimisation_step_lowers_the_loss():
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
     model.train()
     before = nn.functional.cross_entropy(model(clips), labels)
-    train_one_epoch(model, [(clips, labels)], optimizer, device=CPU, progress=False)
+    train_one_epoch(
+        model, [(clips, labels)], optimizer, device=CPU, progress=False
+    )
     after = nn.functional.cross_entropy(model(clips), labels)
     assert after < before
 
@@ -47,7 +60,9 @@ def test_checkpointing_keeps_keys_outputs_and_gradients():
     keys = list(checked.state_dict())
     assert enable_checkpointing(checked, (BasicBlock,)) == 8
     assert list(checked.state_dict()) == keys
-    assert checked.layer1[0].conv1 is checked.layer1[0].checkpointed.conv1  # attributes reach the block
+    assert (
+        checked.layer1[0].conv1 is checked.layer1[0].checkpointed.conv1
+    )  # attributes reach the block
     x = torch.randn(2, 3, 4, 32, 32)
     plain.train(), checked.train()
     a, b = plain(x), checked(x)
@@ -62,7 +77,9 @@ def test_param_groups_split_head_and_backbone():
     model = M.r2plus1d_18(num_classes=3)
     groups = param_groups(model, "fc", backbone_lr=1e-4, head_lr=1e-2)
     assert [g["lr"] for g in groups] == [1e-4, 1e-2]
-    assert len(groups[1]["params"]) == 2 and sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+    assert len(groups[1]["params"]) == 2 and sum(
+        len(g["params"]) for g in groups
+    ) == len(list(model.parameters()))
     torch.optim.SGD(groups)  # a valid optimizer spec
     with pytest.raises(ValueError, match="no module named"):
         param_groups(model, "head", backbone_lr=1e-4, head_lr=1e-2)
@@ -70,19 +87,37 @@ def test_param_groups_split_head_and_backbone():
 
 def test_topk_and_video_level_accuracy():
     logits = torch.tensor([[0.1, 0.9, 0.0], [0.8, 0.05, 0.15], [0.2, 0.3, 0.5]])
-    assert topk_correct(logits, torch.tensor([1, 2, 0]), (1, 2, 5)) == {1: 1, 2: 2, 5: 3}
+    assert topk_correct(logits, torch.tensor([1, 2, 0]), (1, 2, 5)) == {
+        1: 1,
+        2: 2,
+        5: 3,
+    }
     torch.manual_seed(0)
     model = cnn_3d(4)
     result = evaluate(model, synthetic_loader(16, 4, with_ids=True), device=CPU)
-    assert result["videos"] == 8 and 0 <= result["video_top1"] <= 1 and result["top5"] == 1.0  # 4 classes < 5
+    assert (
+        result["videos"] == 8
+        and 0 <= result["video_top1"] <= 1
+        and result["top5"] == 1.0
+    )  # 4 classes < 5
 
 
 def test_fit_records_history_with_a_progress_bar(capsys):
     torch.manual_seed(0)
     model = cnn_3d(4)
-    history = fit(model, synthetic_loader(), synthetic_loader(), epochs=3,
-                  optimizer=torch.optim.Adam(model.parameters(), lr=3e-3), device=CPU, progress=True)
-    assert [h["epoch"] for h in history] == [1, 2, 3] and {"train_loss", "val_top1"} <= set(history[0])
+    history = fit(
+        model,
+        synthetic_loader(),
+        synthetic_loader(),
+        epochs=3,
+        optimizer=torch.optim.Adam(model.parameters(), lr=3e-3),
+        device=CPU,
+        progress=True,
+    )
+    assert [h["epoch"] for h in history] == [1, 2, 3] and {
+        "train_loss",
+        "val_top1",
+    } <= set(history[0])
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     assert "epoch 3" in capsys.readouterr().err  # the tqdm bar went to stderr
 
@@ -91,7 +126,13 @@ def test_bad_batches_are_named():
     model = cnn_3d(4)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     with pytest.raises(ValueError, match=r"\(B, C, T, H, W\)"):
-        train_one_epoch(model, [(torch.zeros(2, 3, 16, 16), torch.zeros(2, dtype=torch.long))], opt, device=CPU, progress=False)
+        train_one_epoch(
+            model,
+            [(torch.zeros(2, 3, 16, 16), torch.zeros(2, dtype=torch.long))],
+            opt,
+            device=CPU,
+            progress=False,
+        )
     with pytest.raises(ValueError, match="yielded no batch"):
         train_one_epoch(model, [], opt, device=CPU, progress=False)
     with pytest.raises(ValueError, match="clips, labels"):
@@ -110,11 +151,17 @@ def test_headline_experiment_per_frame_at_chance_temporal_models_far_above():
 
 def _small_checkpointed_net() -> tuple[nn.Module, nn.Module]:
     torch.manual_seed(0)
-    plain = nn.Sequential(nn.Conv3d(2, 4, 3, padding=1),
-                          nn.Sequential(nn.Conv3d(4, 4, 3, padding=1), nn.BatchNorm3d(4), nn.ReLU()),
-                          nn.Conv3d(4, 1, 1))
+    plain = nn.Sequential(
+        nn.Conv3d(2, 4, 3, padding=1),
+        nn.Sequential(
+            nn.Conv3d(4, 4, 3, padding=1), nn.BatchNorm3d(4), nn.ReLU()
+        ),
+        nn.Conv3d(4, 1, 1),
+    )
     checked = copy.deepcopy(plain)
-    assert enable_checkpointing(checked, (nn.Sequential,)) == 1  # the root is never wrapped
+    assert (
+        enable_checkpointing(checked, (nn.Sequential,)) == 1
+    )  # the root is never wrapped
     return plain, checked
 
 
@@ -131,7 +178,9 @@ def test_checkpointed_model_copies_pickles_and_loads_like_the_plain_one():
     assert copied(x).abs().max() == 0  # the copy runs its own (zeroed) weights
     assert checked(x).abs().max() > 0
     buffer = io.BytesIO()
-    torch.save(checked, buffer)  # a closure over a bound method could not be pickled
+    torch.save(
+        checked, buffer
+    )  # a closure over a bound method could not be pickled
     buffer.seek(0)
     loaded = torch.load(buffer, weights_only=False)
     checked.eval(), loaded.eval()

@@ -6,8 +6,17 @@ import pytest
 import torch
 
 from vidconv import frames_reached, receptive_field
-from vidconv.kernels import moving_bar, moving_bar_kernel, temporal_difference_kernel
-from vidconv.book.widgets import kernel_figure, kernel_viewer, receptive_field_explorer, receptive_field_figure
+from vidconv.book.widgets import (
+    kernel_figure,
+    kernel_viewer,
+    receptive_field_explorer,
+    receptive_field_figure,
+)
+from vidconv.layers.kernels import (
+    moving_bar,
+    moving_bar_kernel,
+    temporal_difference_kernel,
+)
 
 
 def test_figure_draws_the_reached_frames_and_the_holes():
@@ -16,20 +25,37 @@ def test_figure_draws_the_reached_frames_and_the_holes():
     reached = frames_reached([(3, 1, 2)] * 2)
     assert [x for x, y in zip(units.x, units.y) if y == 0] == reached[0]
     assert list(holes.x) == [1, 3, 5, 7]
-    assert f"span {receptive_field([(3, 1, 2)] * 2)} frames, 5 of them" in fig.layout.title.text
+    assert (
+        f"span {receptive_field([(3, 1, 2)] * 2)} frames, 5 of them"
+        in fig.layout.title.text
+    )
 
 
 def test_every_unit_sits_above_the_centre_of_the_frames_it_spans():
-    layer = (3, 2, 1)  # kernel 3, stride 2: level-1 unit j spans frames 2j .. 2j+2
+    layer = (
+        3,
+        2,
+        1,
+    )  # kernel 3, stride 2: level-1 unit j spans frames 2j .. 2j+2
     fig = receptive_field_figure(kernel_size=3, stride=2, dilation=1, depth=2)
     units = fig.data[1]
     levels = frames_reached([layer] * 2)
-    assert [x for x, y in zip(units.x, units.y) if y == 1] == [2 * j + 1 for j in levels[1]]
-    assert [x for x, y in zip(units.x, units.y) if y == 2] == [(receptive_field([layer] * 2) - 1) / 2]
+    assert [x for x, y in zip(units.x, units.y) if y == 1] == [
+        2 * j + 1 for j in levels[1]
+    ]
+    assert [x for x, y in zip(units.x, units.y) if y == 2] == [
+        (receptive_field([layer] * 2) - 1) / 2
+    ]
 
 
 def test_static_explorer_shows_exactly_one_setting_per_step():
-    fig = receptive_field_explorer(kernel_sizes=(2, 3), strides=(1, 2), dilations=(1,), max_depth=3, static=True)
+    fig = receptive_field_explorer(
+        kernel_sizes=(2, 3),
+        strides=(1, 2),
+        dilations=(1,),
+        max_depth=3,
+        static=True,
+    )
     assert isinstance(fig, go.Figure)
     per_setting = 3  # traces drawn for one setting
     assert len(fig.data) == 2 * 2 * 3 * per_setting
@@ -46,13 +72,20 @@ def test_static_explorer_shows_exactly_one_setting_per_step():
     # Step "depth 3" of "kernel 3, stride 2, dilation 1" shows that setting's figure.
     step = menu[3].args[1]["sliders"][0]["steps"][2]
     visible = [t for t, v in zip(fig.data, step["args"][0]["visible"]) if v]
-    assert list(visible[1].x) == list(receptive_field_figure(3, 2, 1, 3).data[1].x)
+    assert list(visible[1].x) == list(
+        receptive_field_figure(3, 2, 1, 3).data[1].x
+    )
 
 
 def test_live_explorer_redraws_its_figure_when_a_control_moves():
     live = receptive_field_explorer(static=False)
     assert isinstance(live, ipywidgets.VBox)
-    assert [c.description for c in live.children[:4]] == ["kernel", "stride", "dilation", "depth"]
+    assert [c.description for c in live.children[:4]] == [
+        "kernel",
+        "stride",
+        "dilation",
+        "depth",
+    ]
     assert live.children[4] is live.out  # one output area under the controls
     assert "span 7 frames" in live.figure.layout.title.text
     live.controls["depth"].value = 5
@@ -61,7 +94,9 @@ def test_live_explorer_redraws_its_figure_when_a_control_moves():
 
 
 def test_live_kernel_viewer_redraws_the_chosen_kernel():
-    kernels = torch.cat([moving_bar_kernel("right"), moving_bar_kernel("left")])  # (2, 1, 3, 3, 3)
+    kernels = torch.cat(
+        [moving_bar_kernel("right"), moving_bar_kernel("left")]
+    )  # (2, 1, 3, 3, 3)
     live = kernel_viewer(kernels, static=False)
     assert [c.description for c in live.children[:2]] == ["kernel", "input ch."]
     live.controls["out_channel"].value = 1
@@ -94,22 +129,48 @@ def test_hand_made_kernels_see_direction():
     right, left = moving_bar_kernel("right"), moving_bar_kernel("left")
     clip = moving_bar("right", frames=8, size=16)
     from vidconv import conv3d
+
     assert conv3d(clip, right).max() > conv3d(clip, left).max()
     assert conv3d(clip.flip(2), left).max() > conv3d(clip.flip(2), right).max()
     diff = temporal_difference_kernel()
-    assert conv3d(torch.ones(1, 1, 4, 5, 5), diff).abs().max() < 1e-6  # a static clip does not change
+    assert (
+        conv3d(torch.ones(1, 1, 4, 5, 5), diff).abs().max() < 1e-6
+    )  # a static clip does not change
 
 
-@pytest.mark.parametrize("call, error, message", [
-    (lambda: receptive_field_figure(kernel_size=0), ValueError, "kernel_size must be >= 1"),
-    (lambda: receptive_field_figure(depth=0), ValueError, "depth must be >= 1"),
-    (lambda: receptive_field_explorer(kernel_sizes=(), static=True), ValueError, "kernel_sizes must list"),
-    (lambda: kernel_figure(torch.zeros(3, 3)), ValueError, r"got shape \(3, 3\)"),
-    (lambda: kernel_figure(moving_bar_kernel(), out_channel=1), ValueError, "out_channel must be < 1"),
-    (lambda: kernel_viewer("weights"), TypeError, "torch.Tensor"),
-    (lambda: moving_bar("up"), ValueError, "direction must be"),
-    (lambda: moving_bar_kernel(size=1), ValueError, "size must be >= 2"),
-])
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (
+            lambda: receptive_field_figure(kernel_size=0),
+            ValueError,
+            "kernel_size must be >= 1",
+        ),
+        (
+            lambda: receptive_field_figure(depth=0),
+            ValueError,
+            "depth must be >= 1",
+        ),
+        (
+            lambda: receptive_field_explorer(kernel_sizes=(), static=True),
+            ValueError,
+            "kernel_sizes must list",
+        ),
+        (
+            lambda: kernel_figure(torch.zeros(3, 3)),
+            ValueError,
+            r"got shape \(3, 3\)",
+        ),
+        (
+            lambda: kernel_figure(moving_bar_kernel(), out_channel=1),
+            ValueError,
+            "out_channel must be < 1",
+        ),
+        (lambda: kernel_viewer("weights"), TypeError, "torch.Tensor"),
+        (lambda: moving_bar("up"), ValueError, "direction must be"),
+        (lambda: moving_bar_kernel(size=1), ValueError, "size must be >= 2"),
+    ],
+)
 def test_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
@@ -123,7 +184,9 @@ def _run_in_kernel(*cells: str) -> tuple[list, dict]:
     import nbformat
     from nbclient import NotebookClient
 
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(c) for c in cells]
+    )
     client = NotebookClient(nb, kernel_name="python3", timeout=60)
     with client.setup_kernel():
         for i, cell in enumerate(nb.cells):
@@ -133,8 +196,11 @@ def _run_in_kernel(*cells: str) -> tuple[list, dict]:
 
 def _shown_figures(state: dict, output_model: str) -> list[dict]:
     outputs = state[output_model].get("outputs", [])
-    return [o["data"]["application/vnd.plotly.v1+json"] for o in outputs
-            if "application/vnd.plotly.v1+json" in o.get("data", {})]
+    return [
+        o["data"]["application/vnd.plotly.v1+json"]
+        for o in outputs
+        if "application/vnd.plotly.v1+json" in o.get("data", {})
+    ]
 
 
 def test_explorers_show_one_figure_in_their_output_and_replace_it_when_a_control_moves():
@@ -145,21 +211,35 @@ def test_explorers_show_one_figure_in_their_output_and_replace_it_when_a_control
         "import os\nos.environ.pop('VIDCONV_STATIC_FIGURES', None)",
         "import torch\n"
         "from vidconv.book.widgets import kernel_viewer, receptive_field_explorer\n"
-        "from vidconv.kernels import moving_bar_kernel\n"
+        "from vidconv.layers.kernels import moving_bar_kernel\n"
         "rf = receptive_field_explorer()\n"
         "kv = kernel_viewer(torch.cat([moving_bar_kernel('right'), moving_bar_kernel('left')]))\n"
         "print(rf.children[-1].model_id, kv.children[-1].model_id)  # their Output widgets",
         "rf.children[3].value = 5  # depth\nkv.children[0].value = 1  # which kernel",
     )
-    assert all(o.output_type != "error" for cell in outputs for o in cell), outputs
+    assert all(o.output_type != "error" for cell in outputs for o in cell), (
+        outputs
+    )
     rf_out, kv_out = outputs[1][0]["text"].split()
-    rf_figs, kv_figs = _shown_figures(state, rf_out), _shown_figures(state, kv_out)
-    assert len(rf_figs) == 1 and len(kv_figs) == 1  # the new figure replaced the old one
-    assert len(state[rf_out]["outputs"]) == 1 and len(state[kv_out]["outputs"]) == 1
+    rf_figs, kv_figs = (
+        _shown_figures(state, rf_out),
+        _shown_figures(state, kv_out),
+    )
+    assert (
+        len(rf_figs) == 1 and len(kv_figs) == 1
+    )  # the new figure replaced the old one
+    assert (
+        len(state[rf_out]["outputs"]) == 1
+        and len(state[kv_out]["outputs"]) == 1
+    )
     assert "depth 5: span 11 frames" in rf_figs[0]["layout"]["title"]["text"]
     points = rf_figs[0]["data"][1]
-    assert len(points["x"]) == sum(len(level) for level in frames_reached([(3, 1, 1)] * 5))
-    assert torch.tensor(kv_figs[0]["data"][0]["z"]).equal(moving_bar_kernel("left")[0, 0, 0])
+    assert len(points["x"]) == sum(
+        len(level) for level in frames_reached([(3, 1, 1)] * 5)
+    )
+    assert torch.tensor(kv_figs[0]["data"][0]["z"]).equal(
+        moving_bar_kernel("left")[0, 0, 0]
+    )
     assert kv_figs[0]["layout"]["title"]["text"].startswith("kernel 1 ")
 
 
@@ -170,13 +250,19 @@ def test_in_colab_the_live_figure_is_html_that_loads_plotly_itself(monkeypatch):
     from vidconv.book import live as live_module
 
     shown = []
-    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setitem(
+        sys.modules, "google.colab", types.ModuleType("google.colab")
+    )
     monkeypatch.setattr(live_module, "display", shown.append)
     explorer = receptive_field_explorer(static=False)
     explorer.controls["depth"].value = 4
     assert len(shown) == 2 and all(type(s).__name__ == "HTML" for s in shown)
     html = shown[-1].data
-    assert "if (window.Plotly)" in html and "script.onload = draw" in html and "https://cdn.plot.ly/" in html
+    assert (
+        "if (window.Plotly)" in html
+        and "script.onload = draw" in html
+        and "https://cdn.plot.ly/" in html
+    )
     assert explorer.figure.layout.title.text in html
 
 
@@ -189,18 +275,38 @@ def test_colab_html_cannot_be_cut_short_by_a_title():
 
 
 def test_titles_sit_below_the_toolbar_and_the_plot_keeps_its_size():
-    from vidconv.book.figure_layout import TOOLBAR_PX, is_below_toolbar, keep_title_clear, title_below_toolbar
+    from vidconv.book.figure_layout import (
+        TOOLBAR_PX,
+        is_below_toolbar,
+        keep_title_clear,
+        title_below_toolbar,
+    )
 
     bare = {"title": {"text": "t"}, "margin": {"t": 60}, "height": 400}
     moved = title_below_toolbar(bare)
-    assert moved["title"]["pad"]["t"] == TOOLBAR_PX and moved["title"]["yanchor"] == "top"
-    assert moved["margin"]["t"] == 60 + TOOLBAR_PX and moved["height"] == 400 + TOOLBAR_PX
+    assert (
+        moved["title"]["pad"]["t"] == TOOLBAR_PX
+        and moved["title"]["yanchor"] == "top"
+    )
+    assert (
+        moved["margin"]["t"] == 60 + TOOLBAR_PX
+        and moved["height"] == 400 + TOOLBAR_PX
+    )
     assert title_below_toolbar(moved) is moved  # twice changes nothing more
-    assert title_below_toolbar({"margin": {"t": 60}}) == {"margin": {"t": 60}}  # no title, nothing to move
-    assert title_below_toolbar({"title": "plain"})["margin"]["t"] == 100 + TOOLBAR_PX  # plotly's default margin
+    assert title_below_toolbar({"margin": {"t": 60}}) == {
+        "margin": {"t": 60}
+    }  # no title, nothing to move
+    assert (
+        title_below_toolbar({"title": "plain"})["margin"]["t"]
+        == 100 + TOOLBAR_PX
+    )  # plotly's default margin
     fig = keep_title_clear(go.Figure(layout={"title": {"text": "a title"}}))
     assert is_below_toolbar(fig.layout.to_plotly_json())
     # Every explorer's figures, live and static.
-    for fig in (receptive_field_figure(), receptive_field_explorer(static=True),
-                kernel_figure(moving_bar_kernel()), kernel_viewer(moving_bar_kernel(), static=True)):
+    for fig in (
+        receptive_field_figure(),
+        receptive_field_explorer(static=True),
+        kernel_figure(moving_bar_kernel()),
+        kernel_viewer(moving_bar_kernel(), static=True),
+    ):
         assert is_below_toolbar(fig.layout.to_plotly_json())

@@ -39,9 +39,13 @@ def machine() -> str:
 
 
 def main(paths: list[str]) -> int:
-    os.environ["CUDA_VISIBLE_DEVICES"] = ""  # committed outputs come from a CPU run
+    os.environ["CUDA_VISIBLE_DEVICES"] = (
+        ""  # committed outputs come from a CPU run
+    )
     os.environ.pop("VIDCONV_STATIC_FIGURES", None)
-    notebooks = [pathlib.Path(p).resolve() for p in paths] or sorted((ROOT / "chapters").glob("[0-9]*.ipynb"))
+    notebooks = [pathlib.Path(p).resolve() for p in paths] or sorted(
+        (ROOT / "chapters").glob("[0-9]*.ipynb")
+    )
     for path in notebooks:
         nb = nbformat.read(path, as_version=4)
         start = time.perf_counter()
@@ -52,10 +56,16 @@ def main(paths: list[str]) -> int:
         nb.metadata.pop("widgets", None)
         seconds = time.perf_counter() - start
         # The load average says whether other work shared the CPU (then the wall time is an upper bound).
-        nb.metadata["vidconv"] = {"wall_seconds": round(seconds, 1), "cpu_seconds": client.kernel_cpu_seconds,
-                                  "machine": machine(), "load_average": round(os.getloadavg()[0], 1)}
+        nb.metadata["vidconv"] = {
+            "wall_seconds": round(seconds, 1),
+            "cpu_seconds": client.kernel_cpu_seconds,
+            "machine": machine(),
+            "load_average": round(os.getloadavg()[0], 1),
+        }
         nbformat.write(nb, path)
-        print(f"{path.relative_to(ROOT)}: executed in {seconds:.1f} s, kernel CPU time {client.kernel_cpu_seconds} s")
+        print(
+            f"{path.relative_to(ROOT)}: executed in {seconds:.1f} s, kernel CPU time {client.kernel_cpu_seconds} s"
+        )
     return 0
 
 

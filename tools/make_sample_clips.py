@@ -17,16 +17,24 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def main(out: pathlib.Path) -> list[pathlib.Path]:
-    blobs = RotatingBlobs(6, frames=11, size=32, num_classes=2, noise=0.02, seed=2026)
+    blobs = RotatingBlobs(
+        6, frames=11, size=32, num_classes=2, noise=0.02, seed=2026
+    )
     written = []
     for index in range(len(blobs)):
         clip, label = blobs[index]
         name = blobs.classes[label].replace(" ", "_")
-        written.append(write_video(out / name / f"clip_{index:02d}.mp4", clip, fps=10))
+        written.append(
+            write_video(out / name / f"clip_{index:02d}.mp4", clip, fps=10)
+        )
     return written
 
 
 if __name__ == "__main__":
-    target = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "data" / "samples"
+    target = (
+        pathlib.Path(sys.argv[1])
+        if len(sys.argv) > 1
+        else ROOT / "data" / "samples"
+    )
     for path in main(target):
         print(path, path.stat().st_size, "bytes")

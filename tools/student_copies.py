@@ -23,11 +23,19 @@ from vidconv.book.course import read_notebook, student_copy  # noqa: E402
 def toc_notebooks(root: pathlib.Path = ROOT) -> list[pathlib.Path]:
     """The chapter notebooks in the order of the table of contents."""
     toc = yaml.safe_load((root / "_toc.yml").read_text())
-    files = [c["file"] for part in toc.get("parts", []) for c in part.get("chapters", [])]
-    return [root / f"{f}.ipynb" for f in files if (root / f"{f}.ipynb").exists()]
+    files = [
+        c["file"]
+        for part in toc.get("parts", [])
+        for c in part.get("chapters", [])
+    ]
+    return [
+        root / f"{f}.ipynb" for f in files if (root / f"{f}.ipynb").exists()
+    ]
 
 
-def write_student_copies(out: pathlib.Path, notebooks: list[pathlib.Path]) -> list[pathlib.Path]:
+def write_student_copies(
+    out: pathlib.Path, notebooks: list[pathlib.Path]
+) -> list[pathlib.Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for path in notebooks:
@@ -39,11 +47,22 @@ def write_student_copies(out: pathlib.Path, notebooks: list[pathlib.Path]) -> li
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=pathlib.Path, default=ROOT / "student",
-                        help="folder to write (default: student/)")
-    parser.add_argument("notebooks", nargs="*", type=pathlib.Path, help="chapters (default: every chapter in _toc.yml)")
+    parser.add_argument(
+        "--out",
+        type=pathlib.Path,
+        default=ROOT / "student",
+        help="folder to write (default: student/)",
+    )
+    parser.add_argument(
+        "notebooks",
+        nargs="*",
+        type=pathlib.Path,
+        help="chapters (default: every chapter in _toc.yml)",
+    )
     args = parser.parse_args(argv)
-    for path in write_student_copies(args.out, args.notebooks or toc_notebooks()):
+    for path in write_student_copies(
+        args.out, args.notebooks or toc_notebooks()
+    ):
         print(path)
     return 0
 

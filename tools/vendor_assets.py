@@ -24,11 +24,17 @@ REQUIRE_CONFIG = 'require.config({ baseUrl: new URL("./", document.currentScript
 
 
 def main() -> int:
-    needed = [NODE / "mathjax/es5/tex-mml-chtml.js", NODE / "requirejs/require.js",
-              NODE / "@jupyter-widgets/html-manager/dist/embed-amd.js"]
+    needed = [
+        NODE / "mathjax/es5/tex-mml-chtml.js",
+        NODE / "requirejs/require.js",
+        NODE / "@jupyter-widgets/html-manager/dist/embed-amd.js",
+    ]
     missing = [str(p.relative_to(ROOT)) for p in needed if not p.exists()]
     if missing:
-        print(f"vendor_assets: missing {', '.join(missing)}; run `npm ci` first", file=sys.stderr)
+        print(
+            f"vendor_assets: missing {', '.join(missing)}; run `npm ci` first",
+            file=sys.stderr,
+        )
         return 1
     if VENDOR.exists():
         shutil.rmtree(VENDOR)
@@ -44,8 +50,13 @@ def main() -> int:
             shutil.copy(f, VENDOR / f.name)
         elif f.suffix in {".woff", ".woff2", ".ttf", ".eot", ".svg"}:
             shutil.copy(f, fonts / f.name)
-    shutil.copy(pathlib.Path(plotly.__file__).parent / "package_data/plotly.min.js", VENDOR / "plotly.min.js")
-    print(f"vendor_assets: {sum(1 for _ in VENDOR.rglob('*'))} files in {VENDOR.relative_to(ROOT)}/")
+    shutil.copy(
+        pathlib.Path(plotly.__file__).parent / "package_data/plotly.min.js",
+        VENDOR / "plotly.min.js",
+    )
+    print(
+        f"vendor_assets: {sum(1 for _ in VENDOR.rglob('*'))} files in {VENDOR.relative_to(ROOT)}/"
+    )
     return 0
 
 

@@ -3,13 +3,10 @@
 Importing vidconv touches no network and loads no weights.
 """
 
-from vidconv.blocks import Conv2Plus1d, PerFrameConv2d, midplanes_for_2plus1d
-from vidconv.conv import conv3d, conv_output_size
-from vidconv.counting import count_flops, count_macs, count_parameters
-from vidconv.device import default_device
-from vidconv.memory import SavedMemory, saved_tensor_memory
-from vidconv.model_summary import ModelSummary, summary
-from vidconv.receptive_field import (
+from vidconv.analysis.counting import count_flops, count_macs, count_parameters
+from vidconv.analysis.memory import SavedMemory, saved_tensor_memory
+from vidconv.analysis.model_summary import ModelSummary, summary
+from vidconv.analysis.receptive_field import (
     AxisLayer,
     MeasuredField,
     cumulative_stride,
@@ -20,6 +17,13 @@ from vidconv.receptive_field import (
     receptive_field_table,
     temporal_stack,
 )
+from vidconv.layers.blocks import (
+    Conv2Plus1d,
+    PerFrameConv2d,
+    midplanes_for_2plus1d,
+)
+from vidconv.layers.conv import conv3d, conv_output_size
+from vidconv.utils.device import default_device
 
 __version__ = "0.1.0"
 

@@ -25,8 +25,17 @@ from nbclient import NotebookClient
 CHECK_TAG = "nbval-check-output"
 CHECK_MARKER = "NBVAL_CHECK_OUTPUT"
 # What nbval leaves out of a comparison (its IPyNbFile.skip_compare without --nbdime).
-SKIP_COMPARE = {"metadata", "traceback", "prompt_number", "output_type", "name", "execution_count",
-                "application/vnd.jupyter.widget-view+json", "image/png", "image/jpeg"}
+SKIP_COMPARE = {
+    "metadata",
+    "traceback",
+    "prompt_number",
+    "output_type",
+    "name",
+    "execution_count",
+    "application/vnd.jupyter.widget-view+json",
+    "image/png",
+    "image/jpeg",
+}
 
 
 def disable_output_widget_sync() -> None:
@@ -38,7 +47,9 @@ def disable_output_widget_sync() -> None:
 
 def process_cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process and its finished children, from /proc."""
-    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = (
+        pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    )
     utime, stime, cutime, cstime = (int(f) for f in fields[11:15])
     return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
 
@@ -51,21 +62,31 @@ class TimedClient(NotebookClient):
 
     kernel_cpu_seconds: float | None = None
 
-    def set_widgets_metadata(self) -> None:  # nbclient calls it after the last cell, kernel still up
+    def set_widgets_metadata(
+        self,
+    ) -> None:  # nbclient calls it after the last cell, kernel still up
         try:
             pid = self.km.provisioner.process.pid
             self.kernel_cpu_seconds = round(process_cpu_seconds(pid), 1)
-        except (AttributeError, OSError, ValueError):  # not a local kernel, or no /proc
+        except (
+            AttributeError,
+            OSError,
+            ValueError,
+        ):  # not a local kernel, or no /proc
             self.kernel_cpu_seconds = None
         super().set_widgets_metadata()
 
 
-def notebook_client(nb: nbformat.NotebookNode, folder: str | os.PathLike, **options: Any) -> TimedClient:
+def notebook_client(
+    nb: nbformat.NotebookNode, folder: str | os.PathLike, **options: Any
+) -> TimedClient:
     """A client that runs ``nb`` with ``folder`` as working directory (options go to nbclient)."""
     disable_output_widget_sync()
     options.setdefault("timeout", 120)
     options.setdefault("kernel_name", "python3")
-    return TimedClient(nb, resources={"metadata": {"path": str(folder)}}, **options)
+    return TimedClient(
+        nb, resources={"metadata": {"path": str(folder)}}, **options
+    )
 
 
 def is_checked(cell: nbformat.NotebookNode) -> bool:
@@ -73,8 +94,11 @@ def is_checked(cell: nbformat.NotebookNode) -> bool:
     if cell.cell_type != "code":
         return False
     tags = cell.get("metadata", {}).get("tags", [])
-    marked = any(line.strip().lstrip("#").strip() == CHECK_MARKER for line in cell.source.splitlines()
-                 if line.strip().startswith("#"))
+    marked = any(
+        line.strip().lstrip("#").strip() == CHECK_MARKER
+        for line in cell.source.splitlines()
+        if line.strip().startswith("#")
+    )
     return CHECK_TAG in tags or marked
 
 
@@ -116,22 +140,30 @@ def _comparable(outputs: list) -> dict[str, list]:
     return dict(by_key)
 
 
-def output_mismatches(saved: nbformat.NotebookNode, executed: nbformat.NotebookNode) -> list[str]:
+def output_mismatches(
+    saved: nbformat.NotebookNode, executed: nbformat.NotebookNode
+) -> list[str]:
     """One line per checked cell whose fresh outputs differ from the saved ones (empty: all agree)."""
     if len(saved.cells) != len(executed.cells):
-        raise ValueError(f"the notebooks differ in length: {len(saved.cells)} vs {len(executed.cells)} cells")
+        raise ValueError(
+            f"the notebooks differ in length: {len(saved.cells)} vs {len(executed.cells)} cells"
+        )
     problems = []
     for index, (old, new) in enumerate(zip(saved.cells, executed.cells)):
         if not is_checked(old):
             continue
         want, got = _comparable(old.outputs), _comparable(new.outputs)
         if want.keys() != got.keys():
-            problems.append(f"cell {index}: output fields {sorted(got)} instead of {sorted(want)}")
+            problems.append(
+                f"cell {index}: output fields {sorted(got)} instead of {sorted(want)}"
+            )
             continue
         for key in want:
             if want[key] != got[key]:
-                problems.append(f"cell {index} ({key}): saved\n{_show(want[key])}\nbut the run gave\n"
-                                f"{_show(got[key])}")
+                problems.append(
+                    f"cell {index} ({key}): saved\n{_show(want[key])}\nbut the run gave\n"
+                    f"{_show(got[key])}"
+                )
                 break
     return problems
 

@@ -24,7 +24,11 @@ def _title_text(layout: dict[str, Any]) -> str:
 
 def is_below_toolbar(layout: dict[str, Any]) -> bool:
     title = layout.get("title")
-    return isinstance(title, dict) and title.get("yref") == "container" and title.get("pad", {}).get("t") == TOOLBAR_PX
+    return (
+        isinstance(title, dict)
+        and title.get("yref") == "container"
+        and title.get("pad", {}).get("t") == TOOLBAR_PX
+    )
 
 
 def title_below_toolbar(layout: dict[str, Any]) -> dict[str, Any]:
@@ -34,14 +38,30 @@ def title_below_toolbar(layout: dict[str, Any]) -> dict[str, Any]:
     """
     if not _title_text(layout) or is_below_toolbar(layout):
         return layout
-    title = layout["title"] if isinstance(layout["title"], dict) else {"text": layout["title"]}
+    title = (
+        layout["title"]
+        if isinstance(layout["title"], dict)
+        else {"text": layout["title"]}
+    )
     margin = dict(layout.get("margin") or {})
-    moved = {**layout,
-             "title": {**title, "yref": "container", "y": 1.0, "yanchor": "top",
-                       "pad": {**title.get("pad", {}), "t": TOOLBAR_PX}},
-             "margin": {**margin, "t": margin.get("t", DEFAULT_MARGIN_TOP) + TOOLBAR_PX}}
+    moved = {
+        **layout,
+        "title": {
+            **title,
+            "yref": "container",
+            "y": 1.0,
+            "yanchor": "top",
+            "pad": {**title.get("pad", {}), "t": TOOLBAR_PX},
+        },
+        "margin": {
+            **margin,
+            "t": margin.get("t", DEFAULT_MARGIN_TOP) + TOOLBAR_PX,
+        },
+    }
     if layout.get("height"):
-        moved["height"] = layout["height"] + TOOLBAR_PX  # the plot keeps its size
+        moved["height"] = (
+            layout["height"] + TOOLBAR_PX
+        )  # the plot keeps its size
     return moved
 
 
@@ -50,5 +70,9 @@ def keep_title_clear(fig: go.Figure) -> go.Figure:
     layout = fig.layout.to_plotly_json()
     moved = title_below_toolbar(layout)
     if moved is not layout:
-        fig.update_layout(title=moved["title"], margin=moved["margin"], height=moved.get("height"))
+        fig.update_layout(
+            title=moved["title"],
+            margin=moved["margin"],
+            height=moved.get("height"),
+        )
     return fig

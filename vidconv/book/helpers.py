@@ -1,6 +1,6 @@
 """Small helpers the chapters use to show results: the library's own source and glued numbers.
 
-:class:`~vidconv.table.Table` lives in the library (results are returned as tables) and is
+:class:`~vidconv.utils.table.Table` lives in the library (results are returned as tables) and is
 re-exported here for the chapters.
 """
 
@@ -11,7 +11,7 @@ import inspect
 import os
 from typing import Any
 
-from vidconv.table import Table
+from vidconv.utils.table import Table
 
 __all__ = ["Table", "glue", "show_source"]
 
@@ -25,7 +25,9 @@ def show_source(obj: Any) -> Any:
 
 # myst-nb reads a glued value from a display output with these mime types and metadata.
 GLUE_PREFIX = "application/papermill.record/"
-BOOK_BUILD = "VIDCONV_BOOK_BUILD"  # set to "1" where the outputs are made for the site
+BOOK_BUILD = (
+    "VIDCONV_BOOK_BUILD"  # set to "1" where the outputs are made for the site
+)
 
 
 def glue(name: str, value: Any) -> None:
@@ -35,11 +37,18 @@ def glue(name: str, value: Any) -> None:
     (``VIDCONV_BOOK_BUILD=1``) or myst-nb is installed; elsewhere (Colab) does nothing, so a reader sees
     no output that no front end can render.
     """
-    if os.environ.get(BOOK_BUILD) != "1" and importlib.util.find_spec("myst_nb") is None:
+    if (
+        os.environ.get(BOOK_BUILD) != "1"
+        and importlib.util.find_spec("myst_nb") is None
+    ):
         return
     from IPython.core.formatters import format_display_data
     from IPython.display import display
 
     bundle, metadata = format_display_data(value)
     metadata["scrapbook"] = {"name": name, "mime_prefix": GLUE_PREFIX}
-    display({GLUE_PREFIX + mime: data for mime, data in bundle.items()}, raw=True, metadata=metadata)
+    display(
+        {GLUE_PREFIX + mime: data for mime, data in bundle.items()},
+        raw=True,
+        metadata=metadata,
+    )

@@ -37,7 +37,9 @@ def colab_html(fig: go.Figure) -> str:
     from plotly.io._utils import plotly_cdn_url
 
     div_id = f"vidconv-{uuid.uuid4().hex}"
-    spec = fig.to_json()  # plotly writes "<" as \u003c, so no label can end the <script> early
+    spec = (
+        fig.to_json()
+    )  # plotly writes "<" as \u003c, so no label can end the <script> early
     height = fig.layout.height or 450
     return f"""<div id="{div_id}" style="height: {height}px"></div>
 <script>
@@ -66,12 +68,21 @@ class LiveFigure(w.VBox):
     keeps the output's height while a figure is replaced. ``figure`` is the figure shown now.
     """
 
-    def __init__(self, draw: Callable[..., go.Figure], controls: dict[str, w.ValueWidget], *, min_height: int) -> None:
+    def __init__(
+        self,
+        draw: Callable[..., go.Figure],
+        controls: dict[str, w.ValueWidget],
+        *,
+        min_height: int,
+    ) -> None:
         self.draw = draw
         self.controls = dict(controls)
         self.out = w.Output(layout=w.Layout(min_height=f"{min_height}px"))
         self.figure: go.Figure | None = None
-        super().__init__([*self.controls.values(), self.out], _dom_classes=["vidconv-explorer"])
+        super().__init__(
+            [*self.controls.values(), self.out],
+            _dom_classes=["vidconv-explorer"],
+        )
         for control in self.controls.values():
             control.observe(self.redraw, names="value")
         self.redraw()

@@ -35,7 +35,9 @@ def menu_and_slider_figure(
     fig = make_figure()
     blocks: dict[tuple[int, int], range] = {}
     titles: dict[tuple[int, int], str] = {}
-    for (m, (label, value)), (s, (_, svalue)) in itertools.product(enumerate(menu), enumerate(slider)):
+    for (m, (label, value)), (s, (_, svalue)) in itertools.product(
+        enumerate(menu), enumerate(slider)
+    ):
         traces, text = draw(value, svalue)
         first = len(fig.data)
         for trace in traces:
@@ -55,22 +57,52 @@ def menu_and_slider_figure(
 
     def slider_for(m: int, active: int) -> dict[str, Any]:
         return {
-            "active": active, "currentvalue": {"prefix": slider_prefix}, "pad": {"t": 40},
-            "steps": [{"label": lab, "method": "update",
-                       "args": [{"visible": visible((m, s))}, {"title.text": titles[(m, s)]}]}
-                      for s, (lab, _) in enumerate(slider)],
+            "active": active,
+            "currentvalue": {"prefix": slider_prefix},
+            "pad": {"t": 40},
+            "steps": [
+                {
+                    "label": lab,
+                    "method": "update",
+                    "args": [
+                        {"visible": visible((m, s))},
+                        {"title.text": titles[(m, s)]},
+                    ],
+                }
+                for s, (lab, _) in enumerate(slider)
+            ],
         }
 
     m0, s0 = start
-    buttons = [{"label": label, "method": "update",
-                "args": [{"visible": visible((m, s0))}, {"title.text": titles[(m, s0)], "sliders": [slider_for(m, s0)]}]}
-               for m, (label, _) in enumerate(menu)]
+    buttons = [
+        {
+            "label": label,
+            "method": "update",
+            "args": [
+                {"visible": visible((m, s0))},
+                {"title.text": titles[(m, s0)], "sliders": [slider_for(m, s0)]},
+            ],
+        }
+        for m, (label, _) in enumerate(menu)
+    ]
     fig.update_layout(
         title={"text": titles[start]},
         sliders=[slider_for(m0, s0)],
-        updatemenus=[{"buttons": buttons, "active": m0, "direction": "down", "x": 0.0, "xanchor": "left",
-                      "y": menu_y, "yanchor": "bottom", "showactive": True}],
+        updatemenus=[
+            {
+                "buttons": buttons,
+                "active": m0,
+                "direction": "down",
+                "x": 0.0,
+                "xanchor": "left",
+                "y": menu_y,
+                "yanchor": "bottom",
+                "showactive": True,
+            }
+        ],
     )
     style(fig)
-    fig.update_layout(margin={"t": 130}, title={"y": 0.97, "yanchor": "top"})  # room for the menu under the title
+    fig.update_layout(
+        margin={"t": 130}, title={"y": 0.97, "yanchor": "top"}
+    )  # room for the menu under the title
     return keep_title_clear(fig)

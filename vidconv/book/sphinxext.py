@@ -27,7 +27,9 @@ from vidconv.book.figure_layout import title_below_toolbar
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 FIGURE_CLASS = "vidconv-plotly"
 PLOTLY_JS = "plotly.min.js"
-STATIC = pathlib.Path(__file__).with_name("static")  # vidconv.css: code cells that fit the page
+STATIC = pathlib.Path(__file__).with_name(
+    "static"
+)  # vidconv.css: code cells that fit the page
 
 
 class PlotlyMimeRenderer:
@@ -43,18 +45,38 @@ class PlotlyMimeRenderer:
         import plotly.io as pio
         from docutils import nodes
 
-        figure = json.loads(data.content) if isinstance(data.content, str) else data.content
-        figure = {**figure, "layout": title_below_toolbar(figure.get("layout", {}))}
-        # A content hash keeps the page identical from one build to the next.
-        digest = hashlib.sha1(json.dumps(figure, sort_keys=True).encode()).hexdigest()[:12]
-        html = pio.to_html(
-            figure, include_plotlyjs=False, full_html=False, auto_play=False, validate=False,
-            div_id=f"{FIGURE_CLASS}-{digest}", config={"responsive": True, "displaylogo": False},
+        figure = (
+            json.loads(data.content)
+            if isinstance(data.content, str)
+            else data.content
         )
-        return [nodes.raw("", f'<div class="{FIGURE_CLASS}">{html}</div>', format="html")]
+        figure = {
+            **figure,
+            "layout": title_below_toolbar(figure.get("layout", {})),
+        }
+        # A content hash keeps the page identical from one build to the next.
+        digest = hashlib.sha1(
+            json.dumps(figure, sort_keys=True).encode()
+        ).hexdigest()[:12]
+        html = pio.to_html(
+            figure,
+            include_plotlyjs=False,
+            full_html=False,
+            auto_play=False,
+            validate=False,
+            div_id=f"{FIGURE_CLASS}-{digest}",
+            config={"responsive": True, "displaylogo": False},
+        )
+        return [
+            nodes.raw(
+                "", f'<div class="{FIGURE_CLASS}">{html}</div>', format="html"
+            )
+        ]
 
 
-def _add_plotly_where_needed(app: Any, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+def _add_plotly_where_needed(
+    app: Any, pagename: str, templatename: str, context: dict, doctree: Any
+) -> None:
     if FIGURE_CLASS in context.get("body", ""):
         app.add_js_file(PLOTLY_JS, priority=400)
 
@@ -64,11 +86,21 @@ def _serve_book_styles(app: Any, config: Any) -> None:
 
 
 def setup(app: Any) -> dict[str, Any]:
-    os.environ["VIDCONV_STATIC_FIGURES"] = "1"  # inherited by the kernels the build starts
-    os.environ["VIDCONV_BOOK_BUILD"] = "1"  # glue records its values (vidconv.book.helpers.glue)
+    os.environ["VIDCONV_STATIC_FIGURES"] = (
+        "1"  # inherited by the kernels the build starts
+    )
+    os.environ["VIDCONV_BOOK_BUILD"] = (
+        "1"  # glue records its values (vidconv.book.helpers.glue)
+    )
     disable_output_widget_sync()  # nbclient #312: a stalled Output widget waits a cell timeout
     app.connect("html-page-context", _add_plotly_where_needed)
     app.connect("config-inited", _serve_book_styles)
     app.add_css_file("vidconv.css")
-    app.setup_extension("vidconv.book.guide")  # the instructor's guide's {course-overview}
-    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
+    app.setup_extension(
+        "vidconv.book.guide"
+    )  # the instructor's guide's {course-overview}
+    return {
+        "parallel_read_safe": True,
+        "parallel_write_safe": True,
+        "version": "1",
+    }

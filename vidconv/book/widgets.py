@@ -25,10 +25,19 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from vidconv._checks import check_nonnegative_int, check_positive_int, check_tensor
+from vidconv.analysis.receptive_field import (
+    AxisLayer,
+    cumulative_stride,
+    frames_reached,
+    receptive_field,
+)
 from vidconv.book.figure_layout import keep_title_clear
 from vidconv.book.menu_figure import menu_and_slider_figure
-from vidconv.receptive_field import AxisLayer, cumulative_stride, frames_reached, receptive_field
+from vidconv.utils.checks import (
+    check_nonnegative_int,
+    check_positive_int,
+    check_tensor,
+)
 
 # The functions that show live controls in a kernel; the live JupyterLab test looks for their calls.
 EXPLORERS = ("receptive_field_explorer", "kernel_viewer")
@@ -56,7 +65,10 @@ def _use_static(static: bool | None) -> bool:
 
 # --------------------------------------------------------------------------- receptive fields
 
-def _receptive_field_traces(layers: list[AxisLayer]) -> tuple[list[go.Scatter], str]:
+
+def _receptive_field_traces(
+    layers: list[AxisLayer],
+) -> tuple[list[go.Scatter], str]:
     levels = frames_reached(layers)
     # Level l holds the output units of the first l layers (level 0: the input frames).
     sizes = [receptive_field(layers[:level]) for level in range(len(levels))]
@@ -83,34 +95,68 @@ def _receptive_field_traces(layers: list[AxisLayer]) -> tuple[list[go.Scatter], 
     reached = set(levels[0])
     holes = [f for f in range(span) if f not in reached]
     traces = [
-        go.Scatter(x=edge_x, y=edge_y, mode="lines", line={"color": EDGE, "width": 1}, hoverinfo="skip",
-                   showlegend=False, name="connections"),
-        go.Scatter(x=unit_x, y=unit_y, mode="markers", marker={"color": REACHED, "size": 8},
-                   name="units feeding the output", hovertemplate="level %{y}, frame position %{x}<extra></extra>"),
-        go.Scatter(x=holes, y=[0] * len(holes), mode="markers",
-                   marker={"color": "white", "size": 8, "line": {"color": SPAN_HOLE, "width": 2}},
-                   name="frames inside the span that no path reaches", hovertemplate="frame %{x}: not reached<extra></extra>"),
+        go.Scatter(
+            x=edge_x,
+            y=edge_y,
+            mode="lines",
+            line={"color": EDGE, "width": 1},
+            hoverinfo="skip",
+            showlegend=False,
+            name="connections",
+        ),
+        go.Scatter(
+            x=unit_x,
+            y=unit_y,
+            mode="markers",
+            marker={"color": REACHED, "size": 8},
+            name="units feeding the output",
+            hovertemplate="level %{y}, frame position %{x}<extra></extra>",
+        ),
+        go.Scatter(
+            x=holes,
+            y=[0] * len(holes),
+            mode="markers",
+            marker={
+                "color": "white",
+                "size": 8,
+                "line": {"color": SPAN_HOLE, "width": 2},
+            },
+            name="frames inside the span that no path reaches",
+            hovertemplate="frame %{x}: not reached<extra></extra>",
+        ),
     ]
     title = f"span {span} frames, {len(reached)} of them reach the output"
     return traces, title
 
 
-def _uniform_stack(kernel_size: int, stride: int, dilation: int, depth: int) -> list[AxisLayer]:
+def _uniform_stack(
+    kernel_size: int, stride: int, dilation: int, depth: int
+) -> list[AxisLayer]:
     check_positive_int(depth, "depth")
     return [AxisLayer(kernel_size, stride, dilation)] * depth
 
 
 def _style_receptive_field(fig: go.Figure, depth: int) -> go.Figure:
     fig.update_layout(
-        height=RECEPTIVE_FIELD_HEIGHT, margin={"l": 60, "r": 20, "t": 60, "b": 40}, template="plotly_white",
-        legend={"orientation": "h", "x": 1.0, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
+        height=RECEPTIVE_FIELD_HEIGHT,
+        margin={"l": 60, "r": 20, "t": 60, "b": 40},
+        template="plotly_white",
+        legend={
+            "orientation": "h",
+            "x": 1.0,
+            "xanchor": "right",
+            "y": 1.02,
+            "yanchor": "bottom",
+        },
         xaxis={"title": "input frame"},
         yaxis={"title": "layer", "range": [-0.5, depth + 0.5], "dtick": 1},
     )
     return fig
 
 
-def receptive_field_figure(kernel_size: int = 3, stride: int = 1, dilation: int = 1, depth: int = 3) -> go.Figure:
+def receptive_field_figure(
+    kernel_size: int = 3, stride: int = 1, dilation: int = 1, depth: int = 3
+) -> go.Figure:
     """Which input frames reach one output unit of ``depth`` identical temporal layers.
 
     Rows are layers (0 = input frames); red units feed the output unit at the top, grey lines are the
@@ -119,7 +165,11 @@ def receptive_field_figure(kernel_size: int = 3, stride: int = 1, dilation: int 
     layers = _uniform_stack(kernel_size, stride, dilation, depth)
     traces, title = _receptive_field_traces(layers)
     fig = go.Figure(traces)
-    fig.update_layout(title={"text": f"kernel {kernel_size}, stride {stride}, dilation {dilation}, depth {depth}: {title}"})
+    fig.update_layout(
+        title={
+            "text": f"kernel {kernel_size}, stride {stride}, dilation {dilation}, depth {depth}: {title}"
+        }
+    )
     return keep_title_clear(_style_receptive_field(fig, depth))
 
 
@@ -137,7 +187,11 @@ def receptive_field_explorer(
     slider, precomputed for the values given.
     """
     max_depth = check_positive_int(max_depth, "max_depth")
-    for name, values in (("kernel_sizes", kernel_sizes), ("strides", strides), ("dilations", dilations)):
+    for name, values in (
+        ("kernel_sizes", kernel_sizes),
+        ("strides", strides),
+        ("dilations", dilations),
+    ):
         if not values:
             raise ValueError(f"{name} must list at least one value")
         for v in values:
@@ -147,27 +201,48 @@ def receptive_field_explorer(
 
         from vidconv.book.live import LiveFigure
 
-        return LiveFigure(receptive_field_figure, {
-            "kernel_size": w.IntSlider(3, min=1, max=max(kernel_sizes), description="kernel"),
-            "stride": w.IntSlider(1, min=1, max=max(strides), description="stride"),
-            "dilation": w.IntSlider(1, min=1, max=max(dilations), description="dilation"),
-            "depth": w.IntSlider(min(3, max_depth), min=1, max=max_depth, description="depth"),
-        }, min_height=RECEPTIVE_FIELD_HEIGHT)
+        return LiveFigure(
+            receptive_field_figure,
+            {
+                "kernel_size": w.IntSlider(
+                    3, min=1, max=max(kernel_sizes), description="kernel"
+                ),
+                "stride": w.IntSlider(
+                    1, min=1, max=max(strides), description="stride"
+                ),
+                "dilation": w.IntSlider(
+                    1, min=1, max=max(dilations), description="dilation"
+                ),
+                "depth": w.IntSlider(
+                    min(3, max_depth), min=1, max=max_depth, description="depth"
+                ),
+            },
+            min_height=RECEPTIVE_FIELD_HEIGHT,
+        )
 
     settings = list(itertools.product(kernel_sizes, strides, dilations))
     depths = list(range(1, max_depth + 1))
     return menu_and_slider_figure(
         draw=lambda s, d: _receptive_field_traces(_uniform_stack(*s, d)),
-        menu=[(f"kernel {k}, stride {s}, dilation {d}", (k, s, d)) for k, s, d in settings],
+        menu=[
+            (f"kernel {k}, stride {s}, dilation {d}", (k, s, d))
+            for k, s, d in settings
+        ],
         slider=[(str(d), d) for d in depths],
         slider_prefix="depth: ",
-        start=(settings.index((3, 1, 1)) if (3, 1, 1) in settings else 0, min(2, len(depths) - 1)),
+        start=(
+            settings.index((3, 1, 1)) if (3, 1, 1) in settings else 0,
+            min(2, len(depths) - 1),
+        ),
         style=lambda fig: _style_receptive_field(fig, max_depth),
-        title=lambda label, slider_value, text: f"{label}, depth {slider_value}: {text}",
+        title=lambda label, slider_value, text: (
+            f"{label}, depth {slider_value}: {text}"
+        ),
     )
 
 
 # --------------------------------------------------------------------------- kernels
+
 
 def _as_kernel(weight: torch.Tensor) -> torch.Tensor:
     check_tensor(weight, "weight")
@@ -180,28 +255,49 @@ def _as_kernel(weight: torch.Tensor) -> torch.Tensor:
     return weight.detach().to("cpu", torch.float32)
 
 
-def _kernel_traces(weight: torch.Tensor, out_channel: int, in_channel: int, zmax: float) -> list[go.Heatmap]:
+def _kernel_traces(
+    weight: torch.Tensor, out_channel: int, in_channel: int, zmax: float
+) -> list[go.Heatmap]:
     traces = []
     for t in range(weight.shape[2]):
         trace = go.Heatmap(
-            z=weight[out_channel, in_channel, t].tolist(), zmin=-zmax, zmax=zmax, colorscale="RdBu", reversescale=True,
-            showscale=t == 0, colorbar={"title": "weight"},
+            z=weight[out_channel, in_channel, t].tolist(),
+            zmin=-zmax,
+            zmax=zmax,
+            colorscale="RdBu",
+            reversescale=True,
+            showscale=t == 0,
+            colorbar={"title": "weight"},
             hovertemplate=f"time offset {t}<br>row %{{y}}, column %{{x}}<br>weight %{{z:.3f}}<extra></extra>",
         )
-        trace._vidconv_cell = {"row": 1, "col": t + 1}  # where menu_and_slider_figure puts it
+        trace._vidconv_cell = {
+            "row": 1,
+            "col": t + 1,
+        }  # where menu_and_slider_figure puts it
         traces.append(trace)
     return traces
 
 
 def _kernel_subplots(frames: int) -> go.Figure:
-    fig = make_subplots(rows=1, cols=frames, subplot_titles=[f"t = {t}" for t in range(frames)], horizontal_spacing=0.03)
-    fig.update_yaxes(autorange="reversed", showticklabels=False, scaleanchor="x")
+    fig = make_subplots(
+        rows=1,
+        cols=frames,
+        subplot_titles=[f"t = {t}" for t in range(frames)],
+        horizontal_spacing=0.03,
+    )
+    fig.update_yaxes(
+        autorange="reversed", showticklabels=False, scaleanchor="x"
+    )
     fig.update_xaxes(showticklabels=False)
     return fig
 
 
 def _kernel_style(fig: go.Figure) -> go.Figure:
-    fig.update_layout(height=KERNEL_HEIGHT, margin={"l": 20, "r": 20, "t": 90, "b": 20}, template="plotly_white")
+    fig.update_layout(
+        height=KERNEL_HEIGHT,
+        margin={"l": 20, "r": 20, "t": 90, "b": 20},
+        template="plotly_white",
+    )
     return fig
 
 
@@ -212,7 +308,9 @@ def _check_channel(index: int, size: int, name: str) -> int:
     return index
 
 
-def kernel_figure(weight: torch.Tensor, out_channel: int = 0, in_channel: int = 0) -> go.Figure:
+def kernel_figure(
+    weight: torch.Tensor, out_channel: int = 0, in_channel: int = 0
+) -> go.Figure:
     """One 3D kernel drawn as its slices over time, side by side, on one shared colour scale."""
     w = _as_kernel(weight)
     _check_channel(out_channel, w.shape[0], "out_channel")
@@ -221,11 +319,17 @@ def kernel_figure(weight: torch.Tensor, out_channel: int = 0, in_channel: int = 
     fig = _kernel_subplots(w.shape[2])
     for trace in _kernel_traces(w, out_channel, in_channel, zmax):
         fig.add_trace(trace, **trace._vidconv_cell)
-    fig.update_layout(title={"text": f"kernel {out_channel} (input channel {in_channel}) as slices over time"})
+    fig.update_layout(
+        title={
+            "text": f"kernel {out_channel} (input channel {in_channel}) as slices over time"
+        }
+    )
     return keep_title_clear(_kernel_style(fig))
 
 
-def kernel_viewer(weight: torch.Tensor, *, static: bool | None = None, max_kernels: int = 32) -> Any:
+def kernel_viewer(
+    weight: torch.Tensor, *, static: bool | None = None, max_kernels: int = 32
+) -> Any:
     """Browse the kernels of a conv weight ``(C_out, C_in, T, H, W)`` slice by slice over time.
 
     Live: sliders for output and input channel. Static: a menu of input channels and a slider over
@@ -238,10 +342,20 @@ def kernel_viewer(weight: torch.Tensor, *, static: bool | None = None, max_kerne
 
         from vidconv.book.live import LiveFigure
 
-        return LiveFigure(lambda out_channel, in_channel: kernel_figure(w, out_channel, in_channel), {
-            "out_channel": wd.IntSlider(0, min=0, max=w.shape[0] - 1, description="kernel"),
-            "in_channel": wd.IntSlider(0, min=0, max=w.shape[1] - 1, description="input ch."),
-        }, min_height=KERNEL_HEIGHT)
+        return LiveFigure(
+            lambda out_channel, in_channel: kernel_figure(
+                w, out_channel, in_channel
+            ),
+            {
+                "out_channel": wd.IntSlider(
+                    0, min=0, max=w.shape[0] - 1, description="kernel"
+                ),
+                "in_channel": wd.IntSlider(
+                    0, min=0, max=w.shape[1] - 1, description="input ch."
+                ),
+            },
+            min_height=KERNEL_HEIGHT,
+        )
     zmax = float(w.abs().max()) or 1.0
     outs = range(min(w.shape[0], max_kernels))
     return menu_and_slider_figure(

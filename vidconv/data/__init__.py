@@ -18,11 +18,39 @@ from vidconv.data.sampling import (
     uniform_indices,
 )
 from vidconv.data.synthetic import RotatingBlobs
-from vidconv.data.transforms import KineticsEval, KineticsTrain, center_crop, crop, normalize, resize
-from vidconv.data.video_io import VideoInfo, read_frames, read_video, video_info, write_video
+from vidconv.data.transforms import (
+    KineticsEval,
+    KineticsTrain,
+    center_crop,
+    crop,
+    normalize,
+    resize,
+)
+from vidconv.data.video_io import (
+    VideoInfo,
+    read_frames,
+    read_video,
+    video_info,
+    write_video,
+)
 
 __all__ = [
-    "KineticsEval", "KineticsTrain", "RotatingBlobs", "VideoFolder", "VideoInfo", "center_crop", "crop",
-    "dense_center_indices", "multi_clip_indices", "normalize", "random_sparse_indices", "read_frames",
-    "read_video", "resize", "strided_indices", "uniform_indices", "video_info", "write_video",
+    "KineticsEval",
+    "KineticsTrain",
+    "RotatingBlobs",
+    "VideoFolder",
+    "VideoInfo",
+    "center_crop",
+    "crop",
+    "dense_center_indices",
+    "multi_clip_indices",
+    "normalize",
+    "random_sparse_indices",
+    "read_frames",
+    "read_video",
+    "resize",
+    "strided_indices",
+    "uniform_indices",
+    "video_info",
+    "write_video",
 ]

@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from vidconv._checks import check_int, check_positive_int
 from vidconv.data.sampling import uniform_indices
 from vidconv.data.video_io import read_frames, read_video, video_info
+from vidconv.utils.checks import check_int, check_positive_int
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v")
 Sampler = Callable[[int, int], list[int]]
@@ -37,34 +37,68 @@ class VideoFolder(Dataset):
         extensions: file suffixes counted as videos (case-insensitive).
     """
 
-    def __init__(self, root: str | os.PathLike, clip_len: int = 16, *, sampler: Sampler = uniform_indices,
-                 transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                 extensions: tuple[str, ...] = VIDEO_EXTENSIONS) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        clip_len: int = 16,
+        *,
+        sampler: Sampler = uniform_indices,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        extensions: tuple[str, ...] = VIDEO_EXTENSIONS,
+    ) -> None:
         if not isinstance(root, (str, os.PathLike)):
-            raise TypeError(f"root must be a str or os.PathLike naming a folder, got {type(root).__name__}")
+            raise TypeError(
+                f"root must be a str or os.PathLike naming a folder, got {type(root).__name__}"
+            )
         self.root = Path(root)
         if not self.root.exists():
             raise FileNotFoundError(f"dataset folder not found: {self.root}")
         if not self.root.is_dir():
-            raise NotADirectoryError(f"dataset root must be a folder of class folders: {self.root}")
+            raise NotADirectoryError(
+                f"dataset root must be a folder of class folders: {self.root}"
+            )
         self.clip_len = check_positive_int(clip_len, "clip_len")
         if not callable(sampler):
-            raise TypeError(f"sampler must be callable (video_frames, clip_len) -> indices, got {type(sampler).__name__}")
+            raise TypeError(
+                f"sampler must be callable (video_frames, clip_len) -> indices, got {type(sampler).__name__}"
+            )
         self.sampler = sampler
         if transform is not None and not callable(transform):
-            raise TypeError(f"transform must be callable (C, T, H, W) -> clip, or None, got {type(transform).__name__}")
+            raise TypeError(
+                f"transform must be callable (C, T, H, W) -> clip, or None, got {type(transform).__name__}"
+            )
         self.transform = transform
         if isinstance(extensions, str):
-            extensions = (extensions,)  # one suffix given as a string, not a sequence of its letters
-        if (not isinstance(extensions, (tuple, list, set, frozenset)) or not extensions
-                or not all(isinstance(e, str) and e.startswith(".") and len(e) > 1 for e in extensions)):
-            raise ValueError(f"extensions must be suffixes like ('.mp4', '.avi'), got {extensions!r}")
-        self.classes = sorted(d.name for d in self.root.iterdir() if d.is_dir() and not d.name.startswith("."))
+            extensions = (
+                extensions,
+            )  # one suffix given as a string, not a sequence of its letters
+        if (
+            not isinstance(extensions, (tuple, list, set, frozenset))
+            or not extensions
+            or not all(
+                isinstance(e, str) and e.startswith(".") and len(e) > 1
+                for e in extensions
+            )
+        ):
+            raise ValueError(
+                f"extensions must be suffixes like ('.mp4', '.avi'), got {extensions!r}"
+            )
+        self.classes = sorted(
+            d.name
+            for d in self.root.iterdir()
+            if d.is_dir() and not d.name.startswith(".")
+        )
         suffixes = tuple(e.lower() for e in extensions)
-        self.samples = [(p, label) for label, name in enumerate(self.classes)
-                        for p in sorted((self.root / name).rglob("*")) if p.is_file() and p.suffix.lower() in suffixes]
+        self.samples = [
+            (p, label)
+            for label, name in enumerate(self.classes)
+            for p in sorted((self.root / name).rglob("*"))
+            if p.is_file() and p.suffix.lower() in suffixes
+        ]
         if not self.samples:
-            raise ValueError(f"no video files ({', '.join(suffixes)}) in class folders under {self.root}")
+            raise ValueError(
+                f"no video files ({', '.join(suffixes)}) in class folders under {self.root}"
+            )
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -72,7 +106,9 @@ class VideoFolder(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         index = check_int(index, "index")
         if not -len(self.samples) <= index < len(self.samples):
-            raise IndexError(f"index {index} out of range for {len(self.samples)} videos under {self.root}")
+            raise IndexError(
+                f"index {index} out of range for {len(self.samples)} videos under {self.root}"
+            )
         path, label = self.samples[index]
         # The header's frame count lets the sampler choose first, so only the chosen frames are decoded
         # and kept; a container that does not state its count is decoded whole.
@@ -82,13 +118,26 @@ class VideoFolder(Dataset):
             video = read_video(path)  # (3, T, H, W)
             frames = video.shape[1]
         indices = self.sampler(frames, self.clip_len)
-        if (not isinstance(indices, (list, tuple)) or len(indices) != self.clip_len
-                or not all(isinstance(i, numbers.Integral) and not isinstance(i, bool) and 0 <= i < frames
-                           for i in indices)):
-            raise ValueError(f"sampler {getattr(self.sampler, '__name__', self.sampler)!r} must return {self.clip_len} "
-                             f"frame indices in [0, {frames}) for {path}, got {indices!r}")
+        if (
+            not isinstance(indices, (list, tuple))
+            or len(indices) != self.clip_len
+            or not all(
+                isinstance(i, numbers.Integral)
+                and not isinstance(i, bool)
+                and 0 <= i < frames
+                for i in indices
+            )
+        ):
+            raise ValueError(
+                f"sampler {getattr(self.sampler, '__name__', self.sampler)!r} must return {self.clip_len} "
+                f"frame indices in [0, {frames}) for {path}, got {indices!r}"
+            )
         # (3, clip_len, H, W)
-        clip = video[:, list(indices)] if video is not None else read_frames(path, list(indices))
+        clip = (
+            video[:, list(indices)]
+            if video is not None
+            else read_frames(path, list(indices))
+        )
         if self.transform is not None:
             clip = self.transform(clip)
         return clip, label

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import torch
 
-from vidconv._checks import check_nonnegative_int, check_positive_int
+from vidconv.utils.checks import check_nonnegative_int, check_positive_int
 
 
 def _check(video_frames: int, clip_len: int) -> tuple[int, int]:
     """Both counts as Python ints (NumPy integers are accepted, so are their results)."""
-    return check_positive_int(video_frames, "video_frames"), check_positive_int(clip_len, "clip_len")
+    return check_positive_int(video_frames, "video_frames"), check_positive_int(
+        clip_len, "clip_len"
+    )
 
 
 def _clamp(indices: list[int], video_frames: int) -> list[int]:
@@ -36,16 +38,27 @@ def uniform_indices(video_frames: int, clip_len: int) -> list[int]:
     return [int((i + 0.5) * video_frames / clip_len) for i in range(clip_len)]
 
 
-def random_sparse_indices(video_frames: int, clip_len: int, generator: torch.Generator | None = None) -> list[int]:
+def random_sparse_indices(
+    video_frames: int, clip_len: int, generator: torch.Generator | None = None
+) -> list[int]:
     """A uniformly random frame inside each of ``clip_len`` equal segments (sorted, as segments are)."""
     video_frames, clip_len = _check(video_frames, clip_len)
     if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
-    offsets = torch.rand(clip_len, generator=generator, dtype=torch.float64).tolist()
-    return _clamp([int((i + u) * video_frames / clip_len) for i, u in enumerate(offsets)], video_frames)
+        raise TypeError(
+            f"generator must be a torch.Generator or None, got {type(generator).__name__}"
+        )
+    offsets = torch.rand(
+        clip_len, generator=generator, dtype=torch.float64
+    ).tolist()
+    return _clamp(
+        [int((i + u) * video_frames / clip_len) for i, u in enumerate(offsets)],
+        video_frames,
+    )
 
 
-def strided_indices(video_frames: int, clip_len: int, stride: int = 1, start: int = 0) -> list[int]:
+def strided_indices(
+    video_frames: int, clip_len: int, stride: int = 1, start: int = 0
+) -> list[int]:
     """``start, start + stride, ...`` (``clip_len`` of them); past the end, the last frame repeats."""
     video_frames, clip_len = _check(video_frames, clip_len)
     stride = check_positive_int(stride, "stride")
@@ -53,7 +66,9 @@ def strided_indices(video_frames: int, clip_len: int, stride: int = 1, start: in
     return _clamp([start + i * stride for i in range(clip_len)], video_frames)
 
 
-def dense_center_indices(video_frames: int, clip_len: int, stride: int = 1) -> list[int]:
+def dense_center_indices(
+    video_frames: int, clip_len: int, stride: int = 1
+) -> list[int]:
     """A strided run of ``clip_len`` frames whose span is centred on the middle of the video."""
     video_frames, clip_len = _check(video_frames, clip_len)
     stride = check_positive_int(stride, "stride")
@@ -62,11 +77,18 @@ def dense_center_indices(video_frames: int, clip_len: int, stride: int = 1) -> l
     return strided_indices(video_frames, clip_len, stride, start)
 
 
-def multi_clip_indices(video_frames: int, clip_len: int, num_clips: int, stride: int = 1) -> list[list[int]]:
+def multi_clip_indices(
+    video_frames: int, clip_len: int, num_clips: int, stride: int = 1
+) -> list[list[int]]:
     """``num_clips`` strided runs whose starts are spread evenly from the first to the last possible one."""
     video_frames, clip_len = _check(video_frames, clip_len)
     num_clips = check_positive_int(num_clips, "num_clips")
     stride = check_positive_int(stride, "stride")
     last_start = max(video_frames - ((clip_len - 1) * stride + 1), 0)
-    starts = [round(k * last_start / (num_clips - 1)) if num_clips > 1 else last_start // 2 for k in range(num_clips)]
+    starts = [
+        round(k * last_start / (num_clips - 1))
+        if num_clips > 1
+        else last_start // 2
+        for k in range(num_clips)
+    ]
     return [strided_indices(video_frames, clip_len, stride, s) for s in starts]

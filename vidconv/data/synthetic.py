@@ -21,18 +21,24 @@ import math
 import torch
 from torch.utils.data import Dataset
 
-from vidconv._checks import check_int, check_number, check_positive_int
+from vidconv.utils.checks import check_int, check_number, check_positive_int
 
 
 def rotation_speeds(frames: int, num_classes: int) -> list[int]:
     """The first ``num_classes`` speeds +1, -1, +2, -2, ... whose size is coprime with ``frames``."""
     frames = check_int(frames, "frames", minimum=3)
     num_classes = check_int(num_classes, "num_classes", minimum=2)
-    speeds = [sign * s for s in range(1, frames // 2 + 1) if math.gcd(s, frames) == 1 and 2 * s != frames
-              for sign in (1, -1)]
+    speeds = [
+        sign * s
+        for s in range(1, frames // 2 + 1)
+        if math.gcd(s, frames) == 1 and 2 * s != frames
+        for sign in (1, -1)
+    ]
     if num_classes > len(speeds):
-        raise ValueError(f"with {frames} frames only {len(speeds)} classes are possible (speeds {speeds}); "
-                         f"got num_classes={num_classes}. A prime number of frames gives the most.")
+        raise ValueError(
+            f"with {frames} frames only {len(speeds)} classes are possible (speeds {speeds}); "
+            f"got num_classes={num_classes}. A prime number of frames gives the most."
+        )
     return speeds[:num_classes]
 
 
@@ -48,9 +54,19 @@ class RotatingBlobs(Dataset):
         seed: selects the dataset; clip ``i`` is a function of ``(seed, i)`` only.
     """
 
-    def __init__(self, num_clips: int = 512, *, frames: int = 7, size: int = 16, num_classes: int = 4,
-                 noise: float = 0.05, seed: int = 0) -> None:
-        self.num_clips = check_int(num_clips, "num_clips", minimum=1, maximum=2**40)
+    def __init__(
+        self,
+        num_clips: int = 512,
+        *,
+        frames: int = 7,
+        size: int = 16,
+        num_classes: int = 4,
+        noise: float = 0.05,
+        seed: int = 0,
+    ) -> None:
+        self.num_clips = check_int(
+            num_clips, "num_clips", minimum=1, maximum=2**40
+        )
         self.frames = check_positive_int(frames, "frames", minimum=3)
         self.size = check_positive_int(size, "size", minimum=8)
         self.speeds = rotation_speeds(self.frames, num_classes)
@@ -58,7 +74,10 @@ class RotatingBlobs(Dataset):
         self.noise = check_number(noise, "noise", minimum=0.0)
         # seed * 1_000_003 + index must fit torch's 64-bit seed: both are capped at 2**40.
         self.seed = check_int(seed, "seed", minimum=0, maximum=2**40)
-        self.classes = [f"{'counter' if s < 0 else ''}clockwise x{abs(s)}" for s in self.speeds]
+        self.classes = [
+            f"{'counter' if s < 0 else ''}clockwise x{abs(s)}"
+            for s in self.speeds
+        ]
 
     def __len__(self) -> int:
         return self.num_clips
@@ -70,12 +89,16 @@ class RotatingBlobs(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         index = check_int(index, "index")
         if not -self.num_clips <= index < self.num_clips:
-            raise IndexError(f"index {index} out of range for {self.num_clips} clips")
+            raise IndexError(
+                f"index {index} out of range for {self.num_clips} clips"
+            )
         index %= self.num_clips
         label = self.label_of(index)
         return self.render(index, self.speeds[label]), label
 
-    def render(self, index: int, speed: int, *, start: int | None = None) -> torch.Tensor:
+    def render(
+        self, index: int, speed: int, *, start: int | None = None
+    ) -> torch.Tensor:
         """Clip ``index``'s nuisances, played at ``speed`` positions per frame: ``(3, T, H, W)``.
 
         ``start`` overrides the drawn start position (used to show that reversal is a class change).
@@ -92,14 +115,24 @@ class RotatingBlobs(Dataset):
         sigma = s * (0.06 + 0.04 * u[3].item())
         start = int(u[4].item() * t) if start is None else start
         brightness = 0.6 + 0.4 * u[5].item()
-        positions = [(start + speed * k) % t for k in range(t)]  # every position exactly once
-        angles = torch.tensor([2 * math.pi * p / t for p in positions], dtype=torch.float64)  # (T,)
+        positions = [
+            (start + speed * k) % t for k in range(t)
+        ]  # every position exactly once
+        angles = torch.tensor(
+            [2 * math.pi * p / t for p in positions], dtype=torch.float64
+        )  # (T,)
         ys = torch.arange(s, dtype=torch.float64).view(1, s, 1)
         xs = torch.arange(s, dtype=torch.float64).view(1, 1, s)
         bx = (cx + radius * torch.cos(angles)).view(t, 1, 1)
         by = (cy + radius * torch.sin(angles)).view(t, 1, 1)
-        blob = brightness * torch.exp(-((xs - bx) ** 2 + (ys - by) ** 2) / (2 * sigma**2))  # (T, H, W)
-        clip = blob.unsqueeze(0).expand(3, -1, -1, -1)  # (3, T, H, W): grey blob
+        blob = brightness * torch.exp(
+            -((xs - bx) ** 2 + (ys - by) ** 2) / (2 * sigma**2)
+        )  # (T, H, W)
+        clip = blob.unsqueeze(0).expand(
+            3, -1, -1, -1
+        )  # (3, T, H, W): grey blob
         if self.noise:
-            clip = clip + self.noise * torch.randn(clip.shape, generator=gen, dtype=torch.float64)
+            clip = clip + self.noise * torch.randn(
+                clip.shape, generator=gen, dtype=torch.float64
+            )
         return clip.clamp(0.0, 1.0).to(torch.float32)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vidconv._checks import check_int, check_tensor
+from vidconv.utils.checks import check_int, check_tensor
 
 
 def _av():
@@ -45,7 +45,9 @@ class VideoInfo:
 
 def _open(path: str | os.PathLike) -> tuple[Path, Any]:
     if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike naming a video file, got {type(path).__name__}")
+        raise TypeError(
+            f"path must be a str or os.PathLike naming a video file, got {type(path).__name__}"
+        )
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"video file not found: {p}")
@@ -69,8 +71,14 @@ def video_info(path: str | os.PathLike) -> VideoInfo:
     p, container = _open(path)
     with container:
         stream = container.streams.video[0]
-        return VideoInfo(str(p), int(stream.frames), float(stream.average_rate or 0), stream.height, stream.width,
-                         stream.codec_context.name)
+        return VideoInfo(
+            str(p),
+            int(stream.frames),
+            float(stream.average_rate or 0),
+            stream.height,
+            stream.width,
+            stream.codec_context.name,
+        )
 
 
 def read_video(path: str | os.PathLike) -> torch.Tensor:
@@ -82,30 +90,48 @@ def read_video(path: str | os.PathLike) -> torch.Tensor:
         declared = int(stream.frames)
         try:
             for frame in container.decode(stream):
-                frames.append(frame.to_ndarray(format="rgb24"))  # (H, W, 3) uint8
+                frames.append(
+                    frame.to_ndarray(format="rgb24")
+                )  # (H, W, 3) uint8
         except _av().error.FFmpegError as err:
-            raise ValueError(f"video file is damaged or truncated: {p} ({err})") from err
+            raise ValueError(
+                f"video file is damaged or truncated: {p} ({err})"
+            ) from err
     if not frames:
         raise ValueError(f"no frame could be decoded from {p}")
     if declared and len(frames) < declared:
-        raise ValueError(f"video file is truncated: {p} declares {declared} frames, only {len(frames)} decode")
+        raise ValueError(
+            f"video file is truncated: {p} declares {declared} frames, only {len(frames)} decode"
+        )
     video = torch.from_numpy(np.stack(frames))  # (T, H, W, 3) uint8
     return video.permute(3, 0, 1, 2).float().div(255)  # (3, T, H, W)
 
 
-def read_frames(path: str | os.PathLike, indices: Sequence[int]) -> torch.Tensor:
+def read_frames(
+    path: str | os.PathLike, indices: Sequence[int]
+) -> torch.Tensor:
     """Decode only the frames at ``indices`` (any order, repeats allowed): ``(3, len(indices), H, W)`` in [0, 1].
 
     Decoding runs from the start (H.264 frames depend on earlier ones) but stops after the last index
     asked for, and only the chosen frames are converted and kept: a 16-frame clip from a long video costs
     16 frames of memory instead of the whole video's.
     """
-    if isinstance(indices, (str, bytes)) or not isinstance(indices, Sequence) or len(indices) == 0:
-        raise TypeError(f"indices must be a non-empty sequence of frame numbers, got {indices!r}")
+    if (
+        isinstance(indices, (str, bytes))
+        or not isinstance(indices, Sequence)
+        or len(indices) == 0
+    ):
+        raise TypeError(
+            f"indices must be a non-empty sequence of frame numbers, got {indices!r}"
+        )
     wanted = [check_int(i, "frame index", minimum=0) for i in indices]
     last = max(wanted)
     p, container = _open(path)
-    wanted_set, kept, decoded = set(wanted), {}, 0  # kept: frame number -> (H, W, 3) uint8
+    wanted_set, kept, decoded = (
+        set(wanted),
+        {},
+        0,
+    )  # kept: frame number -> (H, W, 3) uint8
     with container:
         stream = container.streams.video[0]
         try:
@@ -116,12 +142,18 @@ def read_frames(path: str | os.PathLike, indices: Sequence[int]) -> torch.Tensor
                 if decoded > last:
                     break
         except _av().error.FFmpegError as err:
-            raise ValueError(f"video file is damaged or truncated: {p} ({err})") from err
+            raise ValueError(
+                f"video file is damaged or truncated: {p} ({err})"
+            ) from err
     missing = sorted(wanted_set - set(kept))
     if missing:
-        raise ValueError(f"frame(s) {missing[:5]} asked for, but {p} decodes only {decoded} frames "
-                         "(a truncated file, or indices past its end)")
-    clip = torch.from_numpy(np.stack([kept[i] for i in wanted]))  # (T, H, W, 3) uint8
+        raise ValueError(
+            f"frame(s) {missing[:5]} asked for, but {p} decodes only {decoded} frames "
+            "(a truncated file, or indices past its end)"
+        )
+    clip = torch.from_numpy(
+        np.stack([kept[i] for i in wanted])
+    )  # (T, H, W, 3) uint8
     return clip.permute(3, 0, 1, 2).float().div(255)  # (3, T, H, W)
 
 
@@ -141,19 +173,28 @@ def _rgb_to_yuv420(clip: torch.Tensor) -> np.ndarray:
     t, h, w = y.shape
 
     def half(c: torch.Tensor) -> torch.Tensor:
-        return c.reshape(t, h // 2, 2, w // 2, 2).mean(dim=(2, 4))  # (T, H/2, W/2): 2x2 averages
+        return c.reshape(t, h // 2, 2, w // 2, 2).mean(
+            dim=(2, 4)
+        )  # (T, H/2, W/2): 2x2 averages
 
     def u8(c: torch.Tensor) -> np.ndarray:
         return c.round().clamp(0, 255).to(torch.uint8).numpy()
 
-    planes = torch.cat([y.reshape(t, h * w), half(cb).reshape(t, -1), half(cr).reshape(t, -1)], dim=1)  # (T, 3HW/2)
-    return u8(planes).reshape(t, 3 * h // 2, w)  # (T, 3H/2, W): the same bytes, in rows of W
+    planes = torch.cat(
+        [y.reshape(t, h * w), half(cb).reshape(t, -1), half(cr).reshape(t, -1)],
+        dim=1,
+    )  # (T, 3HW/2)
+    return u8(planes).reshape(
+        t, 3 * h // 2, w
+    )  # (T, 3H/2, W): the same bytes, in rows of W
 
 
 _CONTAINERS = (".mp4", ".m4v", ".mov")
 
 
-def write_video(path: str | os.PathLike, clip: torch.Tensor, *, fps: int = 25, crf: int = 18) -> Path:
+def write_video(
+    path: str | os.PathLike, clip: torch.Tensor, *, fps: int = 25, crf: int = 18
+) -> Path:
     """Encode ``clip`` ``(C, T, H, W)`` (C = 1 or 3, values in [0, 1]) as H.264 MP4 and return the path.
 
     Encoding is single-threaded with fixed settings, so the same clip gives the same bytes each time
@@ -164,50 +205,74 @@ def write_video(path: str | os.PathLike, clip: torch.Tensor, *, fps: int = 25, c
     check_tensor(clip, "clip", ndim=4, layout="(C, T, H, W)")
     c, t, h, w = clip.shape
     if c not in (1, 3):
-        raise ValueError(f"clip must have 1 or 3 channels (C, T, H, W), got shape {tuple(clip.shape)}")
+        raise ValueError(
+            f"clip must have 1 or 3 channels (C, T, H, W), got shape {tuple(clip.shape)}"
+        )
     if t == 0 or h == 0 or w == 0:
-        raise ValueError(f"clip is empty: shape {tuple(clip.shape)} (C, T, H, W)")
+        raise ValueError(
+            f"clip is empty: shape {tuple(clip.shape)} (C, T, H, W)"
+        )
     if h % 2 or w % 2:
-        raise ValueError(f"H.264 needs even height and width, got {h}x{w} in shape {tuple(clip.shape)}")
+        raise ValueError(
+            f"H.264 needs even height and width, got {h}x{w} in shape {tuple(clip.shape)}"
+        )
     check_int(fps, "fps", minimum=1)
     check_int(crf, "crf", minimum=0, maximum=51)
     values = clip.detach().cpu().to(torch.float64)
     if torch.isnan(values).any():
-        raise ValueError(f"clip contains {int(torch.isnan(values).sum())} NaN value(s); pixels must be in [0, 1]")
+        raise ValueError(
+            f"clip contains {int(torch.isnan(values).sum())} NaN value(s); pixels must be in [0, 1]"
+        )
     low, high = float(values.min()), float(values.max())
     # Resampling leaves float rounding just outside [0, 1] (1 + 1e-7): less than half a grey level is
     # rounding, clamped; more is a clip in another range (0..255, normalised), refused.
     slack = 0.5 / 255
     if low < -slack or high > 1.0 + slack:
-        raise ValueError(f"clip values must be in [0, 1], got min {low:.6g} and max {high:.6g} "
-                         "(divide 0..255 frames by 255; undo normalisation before writing)")
+        raise ValueError(
+            f"clip values must be in [0, 1], got min {low:.6g} and max {high:.6g} "
+            "(divide 0..255 frames by 255; undo normalisation before writing)"
+        )
     values = values.clamp(0.0, 1.0)
     if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike naming the video file to write, got {type(path).__name__}")
+        raise TypeError(
+            f"path must be a str or os.PathLike naming the video file to write, got {type(path).__name__}"
+        )
     p = Path(path)
     if p.suffix.lower() not in _CONTAINERS:
-        raise ValueError(f"write_video writes H.264 in an MP4 container; the path must end in "
-                         f"{', '.join(_CONTAINERS)}, got {p}")
+        raise ValueError(
+            f"write_video writes H.264 in an MP4 container; the path must end in "
+            f"{', '.join(_CONTAINERS)}, got {p}"
+        )
     if p.is_dir():
         raise IsADirectoryError(f"cannot write a video over a directory: {p}")
     planes = _rgb_to_yuv420(values.expand(3, -1, -1, -1))  # (T, 3H/2, W)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise OSError(f"cannot create the folder for video file {p}: {err}") from err
+        raise OSError(
+            f"cannot create the folder for video file {p}: {err}"
+        ) from err
     av = _av()
     try:
-        container = av.open(str(p), mode="w", options={"movflags": "+faststart"})
+        container = av.open(
+            str(p), mode="w", options={"movflags": "+faststart"}
+        )
     except (OSError, av.error.FFmpegError) as err:
-        raise OSError(f"cannot open video file for writing: {p} ({err})") from err
+        raise OSError(
+            f"cannot open video file for writing: {p} ({err})"
+        ) from err
     with container:
         stream = container.add_stream("libx264", rate=Fraction(fps, 1))
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.codec_context.thread_count = 1
         # One thread everywhere (x264 otherwise starts lookahead threads): the bytes must not depend on timing.
-        stream.options = {"crf": str(crf), "preset": "medium", "threads": "1",
-                          # macroblock-tree rate control was seen to vary between runs: off.
-                          "x264-params": "threads=1:lookahead-threads=1:sliced-threads=0:no-mbtree=1"}
+        stream.options = {
+            "crf": str(crf),
+            "preset": "medium",
+            "threads": "1",
+            # macroblock-tree rate control was seen to vary between runs: off.
+            "x264-params": "threads=1:lookahead-threads=1:sliced-threads=0:no-mbtree=1",
+        }
         for index, array in enumerate(planes):
             frame = av.VideoFrame.from_ndarray(array, format="yuv420p")
             frame.pts = index  # explicit timestamps: one tick of the stream rate (1/fps) per frame

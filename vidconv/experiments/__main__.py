@@ -7,7 +7,7 @@ import sys
 
 from vidconv.experiments import studies
 from vidconv.experiments.studies.runner import SETTINGS, fits, save
-from vidconv.table import Table
+from vidconv.utils.table import Table
 
 
 def estimated_minutes(study: studies.Study, setting: str) -> str:
@@ -16,7 +16,8 @@ def estimated_minutes(study: studies.Study, setting: str) -> str:
         return "not measured"
     kept = studies.load(study.name)
     epochs = sum(len(r["history"]) for r in kept["runs"]) + sum(
-        t["epochs"] for arm in kept["lr"].values() for t in arm["tried"])
+        t["epochs"] for arm in kept["lr"].values() for t in arm["tried"]
+    )
     per_epoch = kept["provenance"]["wall_seconds"] / epochs
     config = study.settings[setting]
     arms = len(kept["lr"])
@@ -36,20 +37,28 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     if args.command == "list":
-        rows = [{"study": s.name, "chapter": s.chapter,
-                 "question": s.question,
-                 **{f"{k} CPU min": estimated_minutes(s, k)
-                    for k in SETTINGS},
-                 "stored": s.name in studies.stored()}
-                for s in map(studies.get, studies.names())]
+        rows = [
+            {
+                "study": s.name,
+                "chapter": s.chapter,
+                "question": s.question,
+                **{f"{k} CPU min": estimated_minutes(s, k) for k in SETTINGS},
+                "stored": s.name in studies.stored(),
+            }
+            for s in map(studies.get, studies.names())
+        ]
         print(Table(rows))
         return 0
     try:
         study = studies.get(args.name)
     except ValueError as err:
         parser.error(str(err))
-    result = studies.run_study(study, args.setting, device=args.device,
-                               command=" ".join([parser.prog, *argv]))
+    result = studies.run_study(
+        study,
+        args.setting,
+        device=args.device,
+        command=" ".join([parser.prog, *argv]),
+    )
     out = save(result, args.out or f"{args.name}-{args.setting}.json")
     print(f"wrote {out}: {studies.provenance_line(result)}")
     return 0

@@ -21,12 +21,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidconv._checks import check_int, check_number, check_positive_int, check_tensor
-from vidconv.blocks import FullConv3d
 from vidconv.data.synthetic import RotatingBlobs
+from vidconv.layers.blocks import FullConv3d
 from vidconv.models.resnet import BasicBlock, BasicStem, VideoResNet
-from vidconv.table import Table
 from vidconv.training.optim import param_groups
+from vidconv.utils.checks import (
+    check_int,
+    check_number,
+    check_positive_int,
+    check_tensor,
+)
+from vidconv.utils.table import Table
 
 #: How each strategy adapts the pretrained network (``scratch`` ignores it and starts from random weights).
 STRATEGIES: dict[str, str] = {
@@ -38,28 +43,61 @@ STRATEGIES: dict[str, str] = {
 }
 
 
-def miniature_r3d(num_classes: int, widths: Sequence[int] = (8, 16, 16, 32)) -> VideoResNet:
+def miniature_r3d(
+    num_classes: int, widths: Sequence[int] = (8, 16, 16, 32)
+) -> VideoResNet:
     """R3D-18's topology with one block per stage and ``widths`` channels: a CPU-sized video ResNet."""
     check_positive_int(num_classes, "num_classes")
-    return VideoResNet(BasicBlock, [FullConv3d] * 4, [1, 1, 1, 1], partial(BasicStem, widths[0]),
-                       num_classes=num_classes, widths=widths)
+    return VideoResNet(
+        BasicBlock,
+        [FullConv3d] * 4,
+        [1, 1, 1, 1],
+        partial(BasicStem, widths[0]),
+        num_classes=num_classes,
+        widths=widths,
+    )
 
 
-def task_tensors(num_clips: int, *, task: str, seed: int, noise: float, frames: int = 8,
-                 size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+def task_tensors(
+    num_clips: int,
+    *,
+    task: str,
+    seed: int,
+    noise: float,
+    frames: int = 8,
+    size: int = 16,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Clips ``(N, 3, T, H, W)`` and labels of the ``"direction"`` (2 classes) or ``"speed"`` (4) task."""
     if task not in ("direction", "speed"):
         raise ValueError(f"task must be 'direction' or 'speed', got {task!r}")
-    data = RotatingBlobs(num_clips, frames=frames, size=size, num_classes=4, noise=noise, seed=seed)
+    data = RotatingBlobs(
+        num_clips,
+        frames=frames,
+        size=size,
+        num_classes=4,
+        noise=noise,
+        seed=seed,
+    )
     clips, labels = zip(*(data[i] for i in range(num_clips)))
     y = torch.tensor(labels)  # (N,): index into speeds (+1, -1, +3, -3)
     if task == "direction":
-        y = y % 2  # even indices turn clockwise (+), odd ones counter-clockwise (-)
+        y = (
+            y % 2
+        )  # even indices turn clockwise (+), odd ones counter-clockwise (-)
     return torch.stack(clips), y
 
 
-def _steps(model: nn.Module, trainable: Sequence[nn.Module], groups: list[dict], x: torch.Tensor,
-           y: torch.Tensor, *, steps: int, batch_size: int, seed: int) -> None:
+def _steps(
+    model: nn.Module,
+    trainable: Sequence[nn.Module],
+    groups: list[dict],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    steps: int,
+    batch_size: int,
+    seed: int,
+) -> None:
     """``steps`` Adam steps on random batches of (x, y); modules outside ``trainable`` stay in eval mode."""
     model.eval()  # frozen layers keep their batch-norm statistics ...
     for module in trainable:
@@ -67,7 +105,9 @@ def _steps(model: nn.Module, trainable: Sequence[nn.Module], groups: list[dict],
     optimizer = torch.optim.Adam(groups)
     gen = torch.Generator().manual_seed(seed)
     for _ in range(steps):
-        pick = torch.randint(len(x), (min(batch_size, len(x)),), generator=gen)  # with replacement
+        pick = torch.randint(
+            len(x), (min(batch_size, len(x)),), generator=gen
+        )  # with replacement
         loss = F.cross_entropy(model(x[pick]), y[pick])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -75,19 +115,38 @@ def _steps(model: nn.Module, trainable: Sequence[nn.Module], groups: list[dict],
     model.eval()
 
 
-def pretrain(x: torch.Tensor, y: torch.Tensor, *, num_classes: int, steps: int = 100, batch_size: int = 16,
-             lr: float = 3e-3, seed: int = 0, widths: Sequence[int] = (8, 16, 16, 32)) -> VideoResNet:
+def pretrain(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    num_classes: int,
+    steps: int = 100,
+    batch_size: int = 16,
+    lr: float = 3e-3,
+    seed: int = 0,
+    widths: Sequence[int] = (8, 16, 16, 32),
+) -> VideoResNet:
     """Train a :func:`miniature_r3d` on (x, y) from ``torch.manual_seed(seed)``; returned in eval mode."""
     check_tensor(x, "x", ndim=5, layout="(N, 3, T, H, W)")
     torch.manual_seed(seed)
     model = miniature_r3d(num_classes, widths)
-    _steps(model, [model], [{"params": model.parameters(), "lr": lr}], x, y, steps=steps,
-           batch_size=batch_size, seed=seed)
+    _steps(
+        model,
+        [model],
+        [{"params": model.parameters(), "lr": lr}],
+        x,
+        y,
+        steps=steps,
+        batch_size=batch_size,
+        seed=seed,
+    )
     return model
 
 
 @torch.no_grad()
-def frozen_features(model: VideoResNet, x: torch.Tensor, strategy: str) -> torch.Tensor:
+def frozen_features(
+    model: VideoResNet, x: torch.Tensor, strategy: str
+) -> torch.Tensor:
     """What the frozen part of ``model`` hands to the trained part under ``strategy`` (eval mode).
 
     ``"linear probe"``: the pooled features ``(N, widths[3])``; ``"last stage"``: layer3's output
@@ -95,14 +154,20 @@ def frozen_features(model: VideoResNet, x: torch.Tensor, strategy: str) -> torch
     Computing them once lets every run of a frozen strategy skip the frozen layers.
     """
     if not isinstance(model, VideoResNet):
-        raise TypeError(f"model must be a VideoResNet, got {type(model).__name__}")
+        raise TypeError(
+            f"model must be a VideoResNet, got {type(model).__name__}"
+        )
     if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {list(STRATEGIES)}, got {strategy!r}")
+        raise ValueError(
+            f"strategy must be one of {list(STRATEGIES)}, got {strategy!r}"
+        )
     check_tensor(x, "x", ndim=5, layout="(N, 3, T, H, W)")
     model.eval()
     if strategy not in ("linear probe", "last stage"):
         return x
-    h = model.layer3(model.layer2(model.layer1(model.stem(x))))  # (N, widths[2], T', H', W')
+    h = model.layer3(
+        model.layer2(model.layer1(model.stem(x)))
+    )  # (N, widths[2], T', H', W')
     if strategy == "last stage":
         return h
     return model.avgpool(model.layer4(h)).flatten(1)  # (N, widths[3])
@@ -113,14 +178,28 @@ def _trained_part(model: VideoResNet, strategy: str) -> nn.Module:
     if strategy == "linear probe":
         return model.fc
     if strategy == "last stage":
-        return nn.Sequential(model.layer4, model.avgpool, nn.Flatten(1), model.fc)
+        return nn.Sequential(
+            model.layer4, model.avgpool, nn.Flatten(1), model.fc
+        )
     return model
 
 
-def _adapt_on_features(pretrained: VideoResNet, strategy: str, features: torch.Tensor, y: torch.Tensor, *,
-                       num_classes: int, steps: int, batch_size: int, lr: float, backbone_lr_factor: float,
-                       seed: int) -> VideoResNet:
-    torch.manual_seed(seed)  # the new classifier (and the scratch network) start from the same draw per seed
+def _adapt_on_features(
+    pretrained: VideoResNet,
+    strategy: str,
+    features: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    num_classes: int,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    backbone_lr_factor: float,
+    seed: int,
+) -> VideoResNet:
+    torch.manual_seed(
+        seed
+    )  # the new classifier (and the scratch network) start from the same draw per seed
     if strategy == "scratch":
         model = miniature_r3d(num_classes, pretrained.widths)
     else:
@@ -128,16 +207,37 @@ def _adapt_on_features(pretrained: VideoResNet, strategy: str, features: torch.T
         model.fc = nn.Linear(model.fc.in_features, num_classes)
     part = _trained_part(model, strategy)
     if strategy == "full, lower backbone lr":
-        groups = param_groups(model, "fc", backbone_lr=lr * backbone_lr_factor, head_lr=lr)
+        groups = param_groups(
+            model, "fc", backbone_lr=lr * backbone_lr_factor, head_lr=lr
+        )
     else:
         groups = [{"params": list(part.parameters()), "lr": lr}]
-    _steps(part, [part], groups, features, y, steps=steps, batch_size=batch_size, seed=seed)
+    _steps(
+        part,
+        [part],
+        groups,
+        features,
+        y,
+        steps=steps,
+        batch_size=batch_size,
+        seed=seed,
+    )
     return model
 
 
-def adapt(pretrained: VideoResNet, strategy: str, x: torch.Tensor, y: torch.Tensor, *, num_classes: int,
-          steps: int = 20, batch_size: int = 8, lr: float = 5e-3, backbone_lr_factor: float = 0.1,
-          seed: int = 0) -> VideoResNet:
+def adapt(
+    pretrained: VideoResNet,
+    strategy: str,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    num_classes: int,
+    steps: int = 20,
+    batch_size: int = 8,
+    lr: float = 5e-3,
+    backbone_lr_factor: float = 0.1,
+    seed: int = 0,
+) -> VideoResNet:
     """A copy of ``pretrained`` (a fresh network for ``"scratch"``) with a new classifier, trained by ``strategy``.
 
     Frozen layers are not trained and keep their batch-norm statistics (they run in eval mode);
@@ -145,22 +245,37 @@ def adapt(pretrained: VideoResNet, strategy: str, x: torch.Tensor, y: torch.Tens
     thread, restored afterwards (see :func:`transfer_experiment`).
     """
     if not isinstance(pretrained, VideoResNet):
-        raise TypeError(f"pretrained must be a VideoResNet, got {type(pretrained).__name__}")
+        raise TypeError(
+            f"pretrained must be a VideoResNet, got {type(pretrained).__name__}"
+        )
     if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {list(STRATEGIES)}, got {strategy!r}")
+        raise ValueError(
+            f"strategy must be one of {list(STRATEGIES)}, got {strategy!r}"
+        )
     check_tensor(x, "x", ndim=5, layout="(N, 3, T, H, W)")
     if not isinstance(y, torch.Tensor) or y.shape != x.shape[:1]:
-        raise ValueError(f"y must be a tensor of {x.shape[0]} labels, got {getattr(y, 'shape', type(y).__name__)}")
+        raise ValueError(
+            f"y must be a tensor of {x.shape[0]} labels, got {getattr(y, 'shape', type(y).__name__)}"
+        )
     num_classes = check_positive_int(num_classes, "num_classes", minimum=2)
-    options = {"num_classes": num_classes, "steps": check_positive_int(steps, "steps"),
-               "batch_size": check_positive_int(batch_size, "batch_size"),
-               "lr": check_number(lr, "lr", minimum=0.0),
-               "backbone_lr_factor": check_number(backbone_lr_factor, "backbone_lr_factor", minimum=0.0),
-               "seed": check_int(seed, "seed", minimum=0)}
+    options = {
+        "num_classes": num_classes,
+        "steps": check_positive_int(steps, "steps"),
+        "batch_size": check_positive_int(batch_size, "batch_size"),
+        "lr": check_number(lr, "lr", minimum=0.0),
+        "backbone_lr_factor": check_number(
+            backbone_lr_factor, "backbone_lr_factor", minimum=0.0
+        ),
+        "seed": check_int(seed, "seed", minimum=0),
+    }
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # see transfer_experiment
     try:
-        features = x if strategy == "scratch" else frozen_features(pretrained, x, strategy)
+        features = (
+            x
+            if strategy == "scratch"
+            else frozen_features(pretrained, x, strategy)
+        )
         return _adapt_on_features(pretrained, strategy, features, y, **options)
     finally:
         torch.set_num_threads(threads)
@@ -170,10 +285,14 @@ def adapt(pretrained: VideoResNet, strategy: str, x: torch.Tensor, y: torch.Tens
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Top-1 accuracy of ``model`` (put in eval mode) on inputs ``x`` with labels ``y``."""
     if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+        raise TypeError(
+            f"model must be an nn.Module, got {type(model).__name__}"
+        )
     check_tensor(x, "x")
     if not isinstance(y, torch.Tensor) or y.shape != x.shape[:1]:
-        raise ValueError(f"y must be a tensor of {x.shape[0]} labels, got {getattr(y, 'shape', type(y).__name__)}")
+        raise ValueError(
+            f"y must be a tensor of {x.shape[0]} labels, got {getattr(y, 'shape', type(y).__name__)}"
+        )
     model.eval()
     return (model(x).argmax(dim=1) == y).float().mean().item()
 
@@ -192,16 +311,34 @@ class TransferResult:
 
 
 def _check_ints(values: object, name: str, minimum: int) -> tuple[int, ...]:
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
-        raise TypeError(f"{name} must be a non-empty sequence of ints, got {values!r}")
+    if (
+        isinstance(values, (str, bytes))
+        or not isinstance(values, Sequence)
+        or not values
+    ):
+        raise TypeError(
+            f"{name} must be a non-empty sequence of ints, got {values!r}"
+        )
     return tuple(check_int(v, f"{name} entry", minimum=minimum) for v in values)
 
 
-def transfer_experiment(budgets: Sequence[int] = (8, 32, 128), seeds: Sequence[int] = (0, 1, 2), *,
-                        strategies: Sequence[str] | None = None, source_clips: int = 256, pretrain_steps: int = 60,
-                        steps: int = 20, batch_size: int = 8, lr: float = 5e-3, backbone_lr_factor: float = 0.1,
-                        test_clips: int = 128, source_noise: float = 0.05, target_noise: float = 0.1,
-                        widths: Sequence[int] = (8, 16, 16, 32), size: int = 16) -> TransferResult:
+def transfer_experiment(
+    budgets: Sequence[int] = (8, 32, 128),
+    seeds: Sequence[int] = (0, 1, 2),
+    *,
+    strategies: Sequence[str] | None = None,
+    source_clips: int = 256,
+    pretrain_steps: int = 60,
+    steps: int = 20,
+    batch_size: int = 8,
+    lr: float = 5e-3,
+    backbone_lr_factor: float = 0.1,
+    test_clips: int = 128,
+    source_noise: float = 0.05,
+    target_noise: float = 0.1,
+    widths: Sequence[int] = (8, 16, 16, 32),
+    size: int = 16,
+) -> TransferResult:
     """Pretrain once on the direction task, then adapt to the speed task with every strategy, budget and seed.
 
     Seed ``s`` draws the labelled target clips (``RotatingBlobs(seed=100 + s)``; each budget takes the
@@ -217,14 +354,26 @@ def transfer_experiment(budgets: Sequence[int] = (8, 32, 128), seeds: Sequence[i
     strategies = list(STRATEGIES if strategies is None else strategies)
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown or not strategies:
-        raise ValueError(f"strategies must be a non-empty subset of {list(STRATEGIES)}, got {strategies!r}")
+        raise ValueError(
+            f"strategies must be a non-empty subset of {list(STRATEGIES)}, got {strategies!r}"
+        )
     check_positive_int(size, "size", minimum=8)
-    for name, value in (("source_clips", source_clips), ("pretrain_steps", pretrain_steps), ("steps", steps),
-                        ("batch_size", batch_size), ("test_clips", test_clips)):
+    for name, value in (
+        ("source_clips", source_clips),
+        ("pretrain_steps", pretrain_steps),
+        ("steps", steps),
+        ("batch_size", batch_size),
+        ("test_clips", test_clips),
+    ):
         check_positive_int(value, name)
     lr = check_number(lr, "lr", minimum=0.0)
-    backbone_lr_factor = check_number(backbone_lr_factor, "backbone_lr_factor", minimum=0.0)
-    for name, value in (("source_noise", source_noise), ("target_noise", target_noise)):
+    backbone_lr_factor = check_number(
+        backbone_lr_factor, "backbone_lr_factor", minimum=0.0
+    )
+    for name, value in (
+        ("source_noise", source_noise),
+        ("target_noise", target_noise),
+    ):
         check_number(value, name, minimum=0.0)
     if lr == 0:
         raise ValueError("lr must be positive, got 0")
@@ -232,25 +381,78 @@ def transfer_experiment(budgets: Sequence[int] = (8, 32, 128), seeds: Sequence[i
     start, threads = time.perf_counter(), torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        source_x, source_y = task_tensors(source_clips, task="direction", seed=0, noise=source_noise, size=size)
-        source_test = task_tensors(test_clips, task="direction", seed=98, noise=source_noise, size=size)
-        pretrained = pretrain(source_x, source_y, num_classes=2, steps=pretrain_steps, lr=lr, widths=widths)
-        test_x, test_y = task_tensors(test_clips, task="speed", seed=99, noise=target_noise, size=size)
-        test_features = {s: frozen_features(pretrained, test_x, s) for s in strategies}
+        source_x, source_y = task_tensors(
+            source_clips,
+            task="direction",
+            seed=0,
+            noise=source_noise,
+            size=size,
+        )
+        source_test = task_tensors(
+            test_clips, task="direction", seed=98, noise=source_noise, size=size
+        )
+        pretrained = pretrain(
+            source_x,
+            source_y,
+            num_classes=2,
+            steps=pretrain_steps,
+            lr=lr,
+            widths=widths,
+        )
+        test_x, test_y = task_tensors(
+            test_clips, task="speed", seed=99, noise=target_noise, size=size
+        )
+        test_features = {
+            s: frozen_features(pretrained, test_x, s) for s in strategies
+        }
         rows, curves = [], {s: {b: [] for b in budgets} for s in strategies}
         for seed in seeds:
-            pool_x, pool_y = task_tensors(max(budgets), task="speed", seed=100 + seed, noise=target_noise, size=size)
-            pool_features = {s: frozen_features(pretrained, pool_x, s) for s in strategies}
+            pool_x, pool_y = task_tensors(
+                max(budgets),
+                task="speed",
+                seed=100 + seed,
+                noise=target_noise,
+                size=size,
+            )
+            pool_features = {
+                s: frozen_features(pretrained, pool_x, s) for s in strategies
+            }
             for budget in budgets:
                 for strategy in strategies:
-                    model = _adapt_on_features(pretrained, strategy, pool_features[strategy][:budget],
-                                               pool_y[:budget], num_classes=4, steps=steps, batch_size=batch_size,
-                                               lr=lr, backbone_lr_factor=backbone_lr_factor, seed=seed)
-                    acc = accuracy(_trained_part(model, strategy), test_features[strategy], test_y)
+                    model = _adapt_on_features(
+                        pretrained,
+                        strategy,
+                        pool_features[strategy][:budget],
+                        pool_y[:budget],
+                        num_classes=4,
+                        steps=steps,
+                        batch_size=batch_size,
+                        lr=lr,
+                        backbone_lr_factor=backbone_lr_factor,
+                        seed=seed,
+                    )
+                    acc = accuracy(
+                        _trained_part(model, strategy),
+                        test_features[strategy],
+                        test_y,
+                    )
                     curves[strategy][budget].append(acc)
-                    rows.append({"strategy": strategy, "labelled clips": budget, "seed": seed,
-                                 "test top-1": round(acc, 3)})
+                    rows.append(
+                        {
+                            "strategy": strategy,
+                            "labelled clips": budget,
+                            "seed": seed,
+                            "test top-1": round(acc, 3),
+                        }
+                    )
         source_accuracy = accuracy(pretrained, *source_test)
     finally:
         torch.set_num_threads(threads)
-    return TransferResult(Table(rows), curves, pretrained, source_accuracy, 0.25, time.perf_counter() - start)
+    return TransferResult(
+        Table(rows),
+        curves,
+        pretrained,
+        source_accuracy,
+        0.25,
+        time.perf_counter() - start,
+    )

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import torch
 
-from vidconv._checks import check_clip_channels
+from vidconv.utils.checks import check_clip_channels
 
 
-def check_clip(x: torch.Tensor, model: str, *, channels: int, min_frames: int, min_size: int) -> None:
+def check_clip(
+    x: torch.Tensor,
+    model: str,
+    *,
+    channels: int,
+    min_frames: int,
+    min_size: int,
+) -> None:
     """Raise a ValueError naming the expected and received shape if ``model`` cannot process clip ``x``."""
     check_clip_channels(x, channels, model)
     b, _, t, h, w = x.shape

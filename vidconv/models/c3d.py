@@ -17,20 +17,22 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from vidconv._checks import check_int, check_like, check_number
 from vidconv.models._clip import check_clip
+from vidconv.utils.checks import check_int, check_like, check_number
 
 _POOL5_GRID = (1, 4, 4)  # (T, H, W) that fc6 is sized for
 
 
 def _pooled_grid(t: int, h: int, w: int) -> tuple[int, ...]:
     """(T, H, W) after the five pools for an input of (t, h, w); convolutions keep the size."""
+
     def after(n: int, pools: list[int]) -> int:
         for k in pools:
             # Ceil mode with kernel = stride = k keeps a last, partial window: ceil(n / k) outputs,
             # even for n < k (one window over what is there), as Caffe and torch both do.
             n = -(-n // k)
         return n
+
     return after(t, [1, 2, 2, 2, 2]), after(h, [2] * 5), after(w, [2] * 5)
 
 
@@ -39,10 +41,16 @@ class C3D(nn.Module):
 
     def __init__(self, num_classes: int = 101, dropout: float = 0.5) -> None:
         super().__init__()
-        check_int(num_classes, "num_classes")  # the type; the range is checked below
-        check_number(dropout, "dropout", minimum=0.0, maximum=1.0, exclusive_maximum=True)
+        check_int(
+            num_classes, "num_classes"
+        )  # the type; the range is checked below
+        check_number(
+            dropout, "dropout", minimum=0.0, maximum=1.0, exclusive_maximum=True
+        )
         if not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+            raise ValueError(
+                f"num_classes must be a positive int, got {num_classes!r}"
+            )
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
 
@@ -53,19 +61,36 @@ class C3D(nn.Module):
             return nn.MaxPool3d((k_t, 2, 2), stride=(k_t, 2, 2), ceil_mode=True)
 
         layers: list[tuple[str, nn.Module]] = []
-        for name, cin, cout, pool_t in [("1", 3, 64, 1), ("2", 64, 128, 2), ("3a", 128, 256, None), ("3b", 256, 256, 2),
-                                        ("4a", 256, 512, None), ("4b", 512, 512, 2), ("5a", 512, 512, None),
-                                        ("5b", 512, 512, 2)]:
+        for name, cin, cout, pool_t in [
+            ("1", 3, 64, 1),
+            ("2", 64, 128, 2),
+            ("3a", 128, 256, None),
+            ("3b", 256, 256, 2),
+            ("4a", 256, 512, None),
+            ("4b", 512, 512, 2),
+            ("5a", 512, 512, None),
+            ("5b", 512, 512, 2),
+        ]:
             c, relu = conv(cin, cout)
             layers += [(f"conv{name}", c), (f"relu{name}", relu)]
             if pool_t is not None:
                 layers.append((f"pool{name[0]}", pool(pool_t)))
-        self.features = nn.Sequential(OrderedDict(layers))  # (B, 512, 1, 4, 4) for 16x112x112
-        self.classifier = nn.Sequential(OrderedDict([
-            ("fc6", nn.Linear(512 * 4 * 4, 4096)), ("relu6", nn.ReLU(inplace=True)), ("drop6", nn.Dropout(dropout)),
-            ("fc7", nn.Linear(4096, 4096)), ("relu7", nn.ReLU(inplace=True)), ("drop7", nn.Dropout(dropout)),
-            ("fc8", nn.Linear(4096, num_classes)),
-        ]))
+        self.features = nn.Sequential(
+            OrderedDict(layers)
+        )  # (B, 512, 1, 4, 4) for 16x112x112
+        self.classifier = nn.Sequential(
+            OrderedDict(
+                [
+                    ("fc6", nn.Linear(512 * 4 * 4, 4096)),
+                    ("relu6", nn.ReLU(inplace=True)),
+                    ("drop6", nn.Dropout(dropout)),
+                    ("fc7", nn.Linear(4096, 4096)),
+                    ("relu7", nn.ReLU(inplace=True)),
+                    ("drop7", nn.Dropout(dropout)),
+                    ("fc8", nn.Linear(4096, num_classes)),
+                ]
+            )
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         check_clip(x, "C3D", channels=3, min_frames=1, min_size=1)

@@ -19,10 +19,15 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from vidconv.blocks import ConvBnReLU3d
-from vidconv._checks import check_int, check_like, check_number, guard_train_batch_norm
+from vidconv.layers.blocks import ConvBnReLU3d
+from vidconv.layers.inception import INCEPTION_V1, InceptionBlock3d
 from vidconv.models._clip import check_clip
-from vidconv.models.inception import INCEPTION_V1, InceptionBlock3d
+from vidconv.utils.checks import (
+    check_int,
+    check_like,
+    check_number,
+    guard_train_batch_norm,
+)
 
 
 class I3D(nn.Module):
@@ -31,52 +36,98 @@ class I3D(nn.Module):
     min_frames = 5
     min_size = 17
 
-    def __init__(self, num_classes: int = 400, dropout: float = 0.5, in_channels: int = 3) -> None:
+    def __init__(
+        self, num_classes: int = 400, dropout: float = 0.5, in_channels: int = 3
+    ) -> None:
         super().__init__()
-        check_int(num_classes, "num_classes")  # the type; the range is checked below
-        check_number(dropout, "dropout", minimum=0.0, maximum=1.0, exclusive_maximum=True)
+        check_int(
+            num_classes, "num_classes"
+        )  # the type; the range is checked below
+        check_number(
+            dropout, "dropout", minimum=0.0, maximum=1.0, exclusive_maximum=True
+        )
         check_int(in_channels, "in_channels", minimum=1)
         if not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+            raise ValueError(
+                f"num_classes must be a positive int, got {num_classes!r}"
+            )
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        self.in_channels = in_channels  # 3 for RGB, 2 for the optical-flow stream
+        self.in_channels = (
+            in_channels  # 3 for RGB, 2 for the optical-flow stream
+        )
 
         def mixed(name: str) -> InceptionBlock3d:
             cin, widths = INCEPTION_V1[name]
             return InceptionBlock3d(cin, *widths)
 
-        self.features = nn.Sequential(OrderedDict([
-            ("conv3d_1a_7x7", ConvBnReLU3d(in_channels, 64, 7, stride=2)),                    # (B, 64, T/2, H/2, W/2)
-            ("maxpool3d_2a_3x3", nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))),  # (B, 64, T/2, H/4, W/4)
-            ("conv3d_2b_1x1", ConvBnReLU3d(64, 64)),
-            ("conv3d_2c_3x3", ConvBnReLU3d(64, 192, 3)),
-            ("maxpool3d_3a_3x3", nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))),  # (B, 192, T/2, H/8, W/8)
-            ("mixed_3b", mixed("mixed_3b")),
-            ("mixed_3c", mixed("mixed_3c")),
-            ("maxpool3d_4a_3x3", nn.MaxPool3d(3, stride=2, padding=1)),                        # (B, 480, T/4, H/16, W/16)
-            ("mixed_4b", mixed("mixed_4b")),
-            ("mixed_4c", mixed("mixed_4c")),
-            ("mixed_4d", mixed("mixed_4d")),
-            ("mixed_4e", mixed("mixed_4e")),
-            ("mixed_4f", mixed("mixed_4f")),
-            ("maxpool3d_5a_2x2", nn.MaxPool3d(2, stride=2)),                                   # (B, 832, T/8, H/32, W/32)
-            ("mixed_5b", mixed("mixed_5b")),
-            ("mixed_5c", mixed("mixed_5c")),                                                   # (B, 1024, T/8, H/32, W/32)
-        ]))
+        self.features = nn.Sequential(
+            OrderedDict(
+                [
+                    (
+                        "conv3d_1a_7x7",
+                        ConvBnReLU3d(in_channels, 64, 7, stride=2),
+                    ),  # (B, 64, T/2, H/2, W/2)
+                    (
+                        "maxpool3d_2a_3x3",
+                        nn.MaxPool3d(
+                            (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)
+                        ),
+                    ),  # (B, 64, T/2, H/4, W/4)
+                    ("conv3d_2b_1x1", ConvBnReLU3d(64, 64)),
+                    ("conv3d_2c_3x3", ConvBnReLU3d(64, 192, 3)),
+                    (
+                        "maxpool3d_3a_3x3",
+                        nn.MaxPool3d(
+                            (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)
+                        ),
+                    ),  # (B, 192, T/2, H/8, W/8)
+                    ("mixed_3b", mixed("mixed_3b")),
+                    ("mixed_3c", mixed("mixed_3c")),
+                    (
+                        "maxpool3d_4a_3x3",
+                        nn.MaxPool3d(3, stride=2, padding=1),
+                    ),  # (B, 480, T/4, H/16, W/16)
+                    ("mixed_4b", mixed("mixed_4b")),
+                    ("mixed_4c", mixed("mixed_4c")),
+                    ("mixed_4d", mixed("mixed_4d")),
+                    ("mixed_4e", mixed("mixed_4e")),
+                    ("mixed_4f", mixed("mixed_4f")),
+                    (
+                        "maxpool3d_5a_2x2",
+                        nn.MaxPool3d(2, stride=2),
+                    ),  # (B, 832, T/8, H/32, W/32)
+                    ("mixed_5b", mixed("mixed_5b")),
+                    (
+                        "mixed_5c",
+                        mixed("mixed_5c"),
+                    ),  # (B, 1024, T/8, H/32, W/32)
+                ]
+            )
+        )
         self.avgpool = nn.AdaptiveAvgPool3d(1)
         self.dropout = nn.Dropout(dropout)
         self.logits = nn.Conv3d(1024, num_classes, 1, bias=True)
         guard_train_batch_norm(self, type(self).__name__)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        check_clip(x, type(self).__name__, channels=self.in_channels, min_frames=self.min_frames, min_size=self.min_size)
+        check_clip(
+            x,
+            type(self).__name__,
+            channels=self.in_channels,
+            min_frames=self.min_frames,
+            min_size=self.min_size,
+        )
         check_like(x, f"{type(self).__name__} input", self, type(self).__name__)
         x = self.avgpool(self.features(x))  # (B, 1024, 1, 1, 1)
         return self.logits(self.dropout(x)).flatten(1)  # (B, num_classes)
 
 
-def i3d(*, num_classes: int = 400, dropout: float = 0.5, in_channels: int = 3) -> I3D:
+def i3d(
+    *, num_classes: int = 400, dropout: float = 0.5, in_channels: int = 3
+) -> I3D:
     """I3D (RGB stream by default; ``in_channels=2`` for the flow stream). No pretrained weights:
     DeepMind's checkpoints are TensorFlow files, and torchvision has no I3D."""
-    return I3D(num_classes=num_classes, dropout=dropout, in_channels=in_channels)
+    return I3D(
+        num_classes=num_classes, dropout=dropout, in_channels=in_channels
+    )

@@ -28,12 +28,30 @@ from typing import Any
 import torch
 from torch import nn
 
-from vidconv._checks import check_bool, check_int, check_int_sequence, check_like, check_positive_int
-from vidconv.blocks import Conv3dNoTemporal, FullConv3d
+from vidconv.layers.blocks import Conv3dNoTemporal, FullConv3d
 from vidconv.models.resnet import BasicBlock, BasicStem, Bottleneck, VideoResNet
+from vidconv.utils.checks import (
+    check_bool,
+    check_int,
+    check_int_sequence,
+    check_like,
+    check_positive_int,
+)
 
 #: The members, from no temporal kernel to temporal kernels everywhere.
-MIXED_MEMBERS = ("f-R2D", "R2D", "MC2", "MC3", "MC4", "MC5", "rMC2", "rMC3", "rMC4", "rMC5", "R3D")
+MIXED_MEMBERS = (
+    "f-R2D",
+    "R2D",
+    "MC2",
+    "MC3",
+    "MC4",
+    "MC5",
+    "rMC2",
+    "rMC3",
+    "rMC4",
+    "rMC5",
+    "R3D",
+)
 
 
 def temporal_groups(member: str) -> tuple[bool, bool, bool, bool, bool]:
@@ -43,9 +61,13 @@ def temporal_groups(member: str) -> tuple[bool, bool, bool, bool, bool]:
     slides along time (see :class:`StackedFramesStem`).
     """
     if not isinstance(member, str):
-        raise TypeError(f"member must be a string, one of {MIXED_MEMBERS}, got {type(member).__name__}")
+        raise TypeError(
+            f"member must be a string, one of {MIXED_MEMBERS}, got {type(member).__name__}"
+        )
     if member not in MIXED_MEMBERS:
-        raise ValueError(f"member must be one of {MIXED_MEMBERS}, got {member!r}")
+        raise ValueError(
+            f"member must be one of {MIXED_MEMBERS}, got {member!r}"
+        )
     if member == "R3D":
         return (True,) * 5
     if member in ("f-R2D", "R2D"):
@@ -74,21 +96,37 @@ class StackedFramesStem(nn.Sequential):
         self.frames = check_positive_int(frames, "frames")
         check_positive_int(out_channels, "out_channels")
         super().__init__(
-            nn.Conv3d(3, out_channels, (frames, 7, 7), stride=(1, 2, 2), padding=(0, 3, 3), bias=False),
+            nn.Conv3d(
+                3,
+                out_channels,
+                (frames, 7, 7),
+                stride=(1, 2, 2),
+                padding=(0, 3, 3),
+                bias=False,
+            ),
             nn.BatchNorm3d(out_channels),
             nn.ReLU(inplace=True),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         if x.dim() == 5 and x.shape[2] != self.frames:
-            raise ValueError(f"R2D's stem stacks exactly {self.frames} frames as channels: expected "
-                             f"(B, 3, {self.frames}, H, W), got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"R2D's stem stacks exactly {self.frames} frames as channels: expected "
+                f"(B, 3, {self.frames}, H, W), got shape {tuple(x.shape)}"
+            )
         return super().forward(x)  # (B, C, 1, H/2, W/2)
 
 
-def mixed_resnet(member: str, *, frames: int | None = None, layers: Sequence[int] = (2, 2, 2, 2),
-                 widths: Sequence[int] = (64, 128, 256, 512), num_classes: int = 400,
-                 bottleneck: bool = False, **kwargs: Any) -> VideoResNet:
+def mixed_resnet(
+    member: str,
+    *,
+    frames: int | None = None,
+    layers: Sequence[int] = (2, 2, 2, 2),
+    widths: Sequence[int] = (64, 128, 256, 512),
+    num_classes: int = 400,
+    bottleneck: bool = False,
+    **kwargs: Any,
+) -> VideoResNet:
     """One member of the mixed-convolution family as a :class:`VideoResNet` (18 layers by default).
 
     Args:
@@ -105,16 +143,27 @@ def mixed_resnet(member: str, *, frames: int | None = None, layers: Sequence[int
     check_int_sequence(widths, "widths", length=4, minimum=1)
     if member == "R2D":
         if frames is None:
-            raise ValueError("R2D stacks the clip's frames as channels: pass frames= (the clip length)")
+            raise ValueError(
+                "R2D stacks the clip's frames as channels: pass frames= (the clip length)"
+            )
         frames = check_int(frames, "frames", minimum=1)
         stem = partial(StackedFramesStem, frames, widths[0])
     elif frames is not None:
-        raise ValueError(f"frames= is only for R2D; {member} takes clips of any length, got frames={frames!r}")
+        raise ValueError(
+            f"frames= is only for R2D; {member} takes clips of any length, got frames={frames!r}"
+        )
     else:
         stem = partial(BasicStem if groups[0] else FrameStem, widths[0])
     builders = [FullConv3d if g else Conv3dNoTemporal for g in groups[1:]]
-    model = VideoResNet(Bottleneck if bottleneck else BasicBlock, builders, layers, stem,
-                        num_classes=num_classes, widths=widths, **kwargs)
+    model = VideoResNet(
+        Bottleneck if bottleneck else BasicBlock,
+        builders,
+        layers,
+        stem,
+        num_classes=num_classes,
+        widths=widths,
+        **kwargs,
+    )
     model.member = member
     return model
 
@@ -123,23 +172,46 @@ def temporal_kernel_depths(model: nn.Module) -> dict[str, int]:
     """The temporal kernel size of every Conv3d of ``model`` whose kernel is wider than 1x1 in space,
     by module name: what a test or a reader checks to see where a member models time."""
     if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    return {name: m.kernel_size[0] for name, m in model.named_modules()
-            if isinstance(m, nn.Conv3d) and m.kernel_size[1:] != (1, 1)}
+        raise TypeError(
+            f"model must be an nn.Module, got {type(model).__name__}"
+        )
+    return {
+        name: m.kernel_size[0]
+        for name, m in model.named_modules()
+        if isinstance(m, nn.Conv3d) and m.kernel_size[1:] != (1, 1)
+    }
 
 
-def stacked_frames_conv2d(stem: StackedFramesStem, x: torch.Tensor) -> torch.Tensor:
+def stacked_frames_conv2d(
+    stem: StackedFramesStem, x: torch.Tensor
+) -> torch.Tensor:
     """R2D's first conv computed as the paper writes it: a Conv2d over ``(B, 3L, H, W)`` with the
     stem's weights. Returns ``(B, C, 1, H', W')``, equal to ``stem[0](x)``."""
     if not isinstance(stem, StackedFramesStem):
-        raise TypeError(f"stem must be a StackedFramesStem, got {type(stem).__name__}")
+        raise TypeError(
+            f"stem must be a StackedFramesStem, got {type(stem).__name__}"
+        )
     conv = stem[0]
-    if not isinstance(x, torch.Tensor) or x.dim() != 5 or x.shape[1:3] != (3, stem.frames):
-        got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"x must be a clip (B, 3, {stem.frames}, H, W), got {got}")
+    if (
+        not isinstance(x, torch.Tensor)
+        or x.dim() != 5
+        or x.shape[1:3] != (3, stem.frames)
+    ):
+        got = (
+            tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        )
+        raise ValueError(
+            f"x must be a clip (B, 3, {stem.frames}, H, W), got {got}"
+        )
     check_like(x, "x", conv.weight, "the stem")
     b, c, t, h, w = x.shape
-    stacked = x.reshape(b, c * t, h, w)  # (B, 3L, H, W): channel c of frame t at c*L + t
-    weight = conv.weight.reshape(conv.out_channels, c * t, *conv.kernel_size[1:])  # (C, 3L, 7, 7)
-    out = nn.functional.conv2d(stacked, weight, stride=conv.stride[1:], padding=conv.padding[1:])
+    stacked = x.reshape(
+        b, c * t, h, w
+    )  # (B, 3L, H, W): channel c of frame t at c*L + t
+    weight = conv.weight.reshape(
+        conv.out_channels, c * t, *conv.kernel_size[1:]
+    )  # (C, 3L, 7, 7)
+    out = nn.functional.conv2d(
+        stacked, weight, stride=conv.stride[1:], padding=conv.padding[1:]
+    )
     return out.unsqueeze(2)  # (B, C, 1, H', W')

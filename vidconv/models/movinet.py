@@ -17,10 +17,21 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vidconv._checks import check_bool, check_int, check_like, check_number, guard_train_batch_norm
 from vidconv.models._clip import check_clip
-from vidconv.models.movinet_blocks import (CumulativeAvgPool, MoViNetBlock, StreamState, activation_layers,
-                                           conv_bn)
+from vidconv.models.movinet_blocks import (
+    CumulativeAvgPool,
+    MoViNetBlock,
+    StreamState,
+    activation_layers,
+    conv_bn,
+)
+from vidconv.utils.checks import (
+    check_bool,
+    check_int,
+    check_like,
+    check_number,
+    guard_train_batch_norm,
+)
 
 Triple = tuple[int, int, int]
 
@@ -28,12 +39,40 @@ Triple = tuple[int, int, int]
 A0_STEM: tuple[int, Triple, Triple] = (8, (1, 3, 3), (1, 2, 2))
 A0_SPEC: tuple[tuple[int, tuple[tuple[int, Triple, Triple], ...]], ...] = (
     (8, ((24, (1, 5, 5), (1, 2, 2)),)),
-    (32, ((80, (3, 3, 3), (1, 2, 2)), (80, (3, 3, 3), (1, 1, 1)), (80, (3, 3, 3), (1, 1, 1)))),
-    (56, ((184, (5, 3, 3), (1, 2, 2)), (112, (3, 3, 3), (1, 1, 1)), (184, (3, 3, 3), (1, 1, 1)))),
-    (56, ((184, (5, 3, 3), (1, 1, 1)), (184, (3, 3, 3), (1, 1, 1)), (184, (3, 3, 3), (1, 1, 1)),
-          (184, (3, 3, 3), (1, 1, 1)))),
-    (104, ((384, (5, 3, 3), (1, 2, 2)), (280, (1, 5, 5), (1, 1, 1)), (280, (1, 5, 5), (1, 1, 1)),
-           (344, (1, 5, 5), (1, 1, 1)))),
+    (
+        32,
+        (
+            (80, (3, 3, 3), (1, 2, 2)),
+            (80, (3, 3, 3), (1, 1, 1)),
+            (80, (3, 3, 3), (1, 1, 1)),
+        ),
+    ),
+    (
+        56,
+        (
+            (184, (5, 3, 3), (1, 2, 2)),
+            (112, (3, 3, 3), (1, 1, 1)),
+            (184, (3, 3, 3), (1, 1, 1)),
+        ),
+    ),
+    (
+        56,
+        (
+            (184, (5, 3, 3), (1, 1, 1)),
+            (184, (3, 3, 3), (1, 1, 1)),
+            (184, (3, 3, 3), (1, 1, 1)),
+            (184, (3, 3, 3), (1, 1, 1)),
+        ),
+    ),
+    (
+        104,
+        (
+            (384, (5, 3, 3), (1, 2, 2)),
+            (280, (1, 5, 5), (1, 1, 1)),
+            (280, (1, 5, 5), (1, 1, 1)),
+            (344, (1, 5, 5), (1, 1, 1)),
+        ),
+    ),
 )
 A0_HEAD = (480, 2048)  # (projection channels, classifier hidden units)
 
@@ -48,29 +87,56 @@ class MoViNet(nn.Module):
     min_frames = 1
     min_size = 33
 
-    def __init__(self, num_classes: int = 600, *, causal: bool = True, activation: str = "swish",
-                 dropout: float = 0.2) -> None:
+    def __init__(
+        self,
+        num_classes: int = 600,
+        *,
+        causal: bool = True,
+        activation: str = "swish",
+        dropout: float = 0.2,
+    ) -> None:
         super().__init__()
         check_int(num_classes, "num_classes", minimum=1)
         check_bool(causal, "causal")
-        check_number(dropout, "dropout", minimum=0.0, maximum=1.0, exclusive_maximum=True)
+        check_number(
+            dropout, "dropout", minimum=0.0, maximum=1.0, exclusive_maximum=True
+        )
         act, gating = activation_layers(activation)
         self.causal = causal
         stem_channels, stem_kernel, stem_stride = A0_STEM
-        self.stem = conv_bn(3, stem_channels, act, stem_kernel, stem_stride)  # (B, 8, T, H/2, W/2)
+        self.stem = conv_bn(
+            3, stem_channels, act, stem_kernel, stem_stride
+        )  # (B, 8, T, H/2, W/2)
         stages, cin = [], stem_channels
         for cout, layers in A0_SPEC:
             blocks = []
             for expand, kernel, stride in layers:
-                blocks.append(MoViNetBlock(cin, cout, expand, kernel, stride, act, gating, causal=causal))
+                blocks.append(
+                    MoViNetBlock(
+                        cin,
+                        cout,
+                        expand,
+                        kernel,
+                        stride,
+                        act,
+                        gating,
+                        causal=causal,
+                    )
+                )
                 cin = cout
             stages.append(nn.Sequential(*blocks))
         self.blocks = nn.Sequential(*stages)  # (B, 104, T, H/32, W/32)
         project, hidden = A0_HEAD
         self.head = conv_bn(cin, project, act)  # (B, 480, T, H/32, W/32)
-        self.pool = CumulativeAvgPool(causal=causal)  # (B, 480, T, 1, 1); offline non-causal: T = 1
-        self.classifier = nn.Sequential(nn.Conv3d(project, hidden, 1), act(), nn.Dropout(dropout),
-                                        nn.Conv3d(hidden, num_classes, 1))
+        self.pool = CumulativeAvgPool(
+            causal=causal
+        )  # (B, 480, T, 1, 1); offline non-causal: T = 1
+        self.classifier = nn.Sequential(
+            nn.Conv3d(project, hidden, 1),
+            act(),
+            nn.Dropout(dropout),
+            nn.Conv3d(hidden, num_classes, 1),
+        )
         self._init_weights()
         guard_train_batch_norm(self, type(self).__name__)
         self._stream_shape: tuple[int, ...] | None = None
@@ -86,29 +152,43 @@ class MoViNet(nn.Module):
 
     def _check(self, x: torch.Tensor, caller: str = "") -> None:
         name = type(self).__name__ + caller  # "MoViNet" or "MoViNet.stream"
-        check_clip(x, name, channels=3, min_frames=self.min_frames, min_size=self.min_size)
+        check_clip(
+            x,
+            name,
+            channels=3,
+            min_frames=self.min_frames,
+            min_size=self.min_size,
+        )
         check_like(x, f"{name} input", self, type(self).__name__)
 
     def _pooled(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(self.head(self.blocks(self.stem(x))))  # (B, 480, T or 1, 1, 1)
+        return self.pool(
+            self.head(self.blocks(self.stem(x)))
+        )  # (B, 480, T or 1, 1, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         self._check(x)
-        pooled = self._pooled(x)[:, :, -1:]  # (B, 480, 1, 1, 1): the average over all frames
+        pooled = self._pooled(x)[
+            :, :, -1:
+        ]  # (B, 480, 1, 1, 1): the average over all frames
         return self.classifier(pooled).flatten(1)  # (B, num_classes)
 
     def frame_logits(self, x: torch.Tensor) -> torch.Tensor:
         """Causal only: the logits after every frame, ``(B, num_classes, T)`` (the last equals ``forward``)."""
         self._require_causal("frame_logits")
         self._check(x)
-        return self.classifier(self._pooled(x)).flatten(2)  # (B, num_classes, T)
+        return self.classifier(self._pooled(x)).flatten(
+            2
+        )  # (B, num_classes, T)
 
     # ------------------------------------------------------------------ streaming
 
     def _require_causal(self, what: str) -> None:
         if not self.causal:
-            raise ValueError(f"{what} needs a causal MoViNet (build it with causal=True); this one pools over the "
-                             "whole clip and pads its temporal kernels with future frames")
+            raise ValueError(
+                f"{what} needs a causal MoViNet (build it with causal=True); this one pools over the "
+                "whole clip and pads its temporal kernels with future frames"
+            )
 
     def _stream_layers(self) -> list[StreamState]:
         return [m for m in self.modules() if isinstance(m, StreamState)]
@@ -136,9 +216,11 @@ class MoViNet(nn.Module):
         self._check(chunk, ".stream")
         b, _, _, h, w = chunk.shape
         if self._stream_shape is not None and (b, h, w) != self._stream_shape:
-            raise ValueError(f"chunk of shape {tuple(chunk.shape)} has (batch, height, width) = {(b, h, w)} but "
-                             f"this stream's earlier chunks had {self._stream_shape}; call reset_stream() before "
-                             "a new video")
+            raise ValueError(
+                f"chunk of shape {tuple(chunk.shape)} has (batch, height, width) = {(b, h, w)} but "
+                f"this stream's earlier chunks had {self._stream_shape}; call reset_stream() before "
+                "a new video"
+            )
         self.eval()
         layers = self._stream_layers()
         for m in layers:
@@ -153,8 +235,13 @@ class MoViNet(nn.Module):
         return self.classifier(pooled).flatten(1)  # (B, num_classes)
 
 
-def movinet_a0(*, num_classes: int = 600, causal: bool = True, activation: str = "swish",
-               dropout: float = 0.2) -> MoViNet:
+def movinet_a0(
+    *,
+    num_classes: int = 600,
+    causal: bool = True,
+    activation: str = "swish",
+    dropout: float = 0.2,
+) -> MoViNet:
     """MoViNet-A0 (Kinetics-600 head by default). No pretrained weights: the authors release TensorFlow
     checkpoints only.
 
@@ -164,4 +251,6 @@ def movinet_a0(*, num_classes: int = 600, causal: bool = True, activation: str =
         activation: ``"swish"`` (SiLU, sigmoid gates) or ``"hardswish"`` (hard swish, hard sigmoid gates).
         dropout: dropout before the last classifier layer (training only).
     """
-    return MoViNet(num_classes, causal=causal, activation=activation, dropout=dropout)
+    return MoViNet(
+        num_classes, causal=causal, activation=activation, dropout=dropout
+    )

@@ -63,17 +63,34 @@ class CausalConv3d(StreamState):
     MoViNet-A0 layer), so each input frame gives one output frame.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: tuple[int, int, int],
-                 stride: tuple[int, int, int] = (1, 1, 1), *, groups: int = 1, causal: bool = True) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: tuple[int, int, int],
+        stride: tuple[int, int, int] = (1, 1, 1),
+        *,
+        groups: int = 1,
+        causal: bool = True,
+    ) -> None:
         super().__init__()
         if stride[0] != 1:
-            raise ValueError(f"CausalConv3d supports temporal stride 1 only, got stride {stride}")
+            raise ValueError(
+                f"CausalConv3d supports temporal stride 1 only, got stride {stride}"
+            )
         kt, kh, kw = kernel_size
         self.causal = causal
         self.past_frames = kt - 1 if causal else 0
         pad_t = 0 if causal else kt // 2
-        self.conv = nn.Conv3d(in_channels, out_channels, kernel_size, stride=stride,
-                              padding=(pad_t, kh // 2, kw // 2), groups=groups, bias=False)
+        self.conv = nn.Conv3d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding=(pad_t, kh // 2, kw // 2),
+            groups=groups,
+            bias=False,
+        )
         self.stream_buffer: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -85,9 +102,13 @@ class CausalConv3d(StreamState):
             if past is None:  # the zeros the offline model pads with
                 past = x.new_zeros(b, c, self.past_frames, h, w)
             x = torch.cat([past, x], dim=2)  # (B, C, k_t - 1 + T, H, W)
-            self.stream_buffer = x[:, :, -self.past_frames:].detach()  # (B, C, k_t - 1, H, W)
+            self.stream_buffer = x[
+                :, :, -self.past_frames :
+            ].detach()  # (B, C, k_t - 1, H, W)
         else:
-            x = F.pad(x, (0, 0, 0, 0, self.past_frames, 0))  # (B, C, k_t - 1 + T, H, W): zeros in front
+            x = F.pad(
+                x, (0, 0, 0, 0, self.past_frames, 0)
+            )  # (B, C, k_t - 1 + T, H, W): zeros in front
         return self.conv(x)
 
     def reset_stream(self) -> None:
@@ -118,7 +139,9 @@ class CumulativeAvgPool(StreamState):
         frame_means = x.mean(dim=(3, 4), keepdim=True)  # (B, C, T, 1, 1)
         running = frame_means.cumsum(dim=2)  # (B, C, T, 1, 1)
         t = x.shape[2]
-        count = torch.arange(1, t + 1, device=x.device, dtype=x.dtype).view(1, 1, t, 1, 1)
+        count = torch.arange(1, t + 1, device=x.device, dtype=x.dtype).view(
+            1, 1, t, 1, 1
+        )
         if self.streaming:
             if self.stream_sum is not None:
                 running = running + self.stream_sum
@@ -133,16 +156,31 @@ class CumulativeAvgPool(StreamState):
 
     def stream_state_bytes(self) -> int:
         s = self.stream_sum
-        return 0 if s is None else s.numel() * s.element_size() + 8  # + the frame count (an int64)
+        return (
+            0 if s is None else s.numel() * s.element_size() + 8
+        )  # + the frame count (an int64)
 
 
-def conv_bn(in_channels: int, out_channels: int, activation: type[nn.Module] | None,
-            kernel_size: tuple[int, int, int] = (1, 1, 1), stride: tuple[int, int, int] = (1, 1, 1)) -> nn.Sequential:
+def conv_bn(
+    in_channels: int,
+    out_channels: int,
+    activation: type[nn.Module] | None,
+    kernel_size: tuple[int, int, int] = (1, 1, 1),
+    stride: tuple[int, int, int] = (1, 1, 1),
+) -> nn.Sequential:
     """A frame-wise convolution (temporal kernel 1), batch norm (TensorFlow's epsilon) and activation."""
     padding = tuple(k // 2 for k in kernel_size)
-    layers: list[nn.Module] = [nn.Conv3d(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
-                                         bias=False),
-                               nn.BatchNorm3d(out_channels, eps=1e-3, momentum=0.01)]
+    layers: list[nn.Module] = [
+        nn.Conv3d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding=padding,
+            bias=False,
+        ),
+        nn.BatchNorm3d(out_channels, eps=1e-3, momentum=0.01),
+    ]
     if activation is not None:
         layers.append(activation())
     return nn.Sequential(*layers)
@@ -151,8 +189,15 @@ def conv_bn(in_channels: int, out_channels: int, activation: type[nn.Module] | N
 class SqueezeExcitation(nn.Module):
     """Rescale each channel by a gate computed from its (cumulative) average over space and time."""
 
-    def __init__(self, channels: int, hidden: int, activation: type[nn.Module], gating: type[nn.Module], *,
-                 causal: bool = True) -> None:
+    def __init__(
+        self,
+        channels: int,
+        hidden: int,
+        activation: type[nn.Module],
+        gating: type[nn.Module],
+        *,
+        causal: bool = True,
+    ) -> None:
         super().__init__()
         self.pool = CumulativeAvgPool(causal=causal)
         self.reduce = nn.Conv3d(channels, hidden, 1)
@@ -175,24 +220,57 @@ class MoViNetBlock(nn.Module):
     and a 1x1x1 projection.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, expand_channels: int, kernel_size: tuple[int, int, int],
-                 stride: tuple[int, int, int], activation: type[nn.Module], gating: type[nn.Module], *,
-                 causal: bool = True) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        expand_channels: int,
+        kernel_size: tuple[int, int, int],
+        stride: tuple[int, int, int],
+        activation: type[nn.Module],
+        gating: type[nn.Module],
+        *,
+        causal: bool = True,
+    ) -> None:
         super().__init__()
         self.expansion = conv_bn(in_channels, expand_channels, activation)
         self.feature = nn.Sequential(
-            CausalConv3d(expand_channels, expand_channels, kernel_size, stride, groups=expand_channels, causal=causal),
-            nn.BatchNorm3d(expand_channels, eps=1e-3, momentum=0.01), activation())
-        self.se = SqueezeExcitation(expand_channels, make_divisible(0.25 * expand_channels), activation, gating,
-                                    causal=causal)
+            CausalConv3d(
+                expand_channels,
+                expand_channels,
+                kernel_size,
+                stride,
+                groups=expand_channels,
+                causal=causal,
+            ),
+            nn.BatchNorm3d(expand_channels, eps=1e-3, momentum=0.01),
+            activation(),
+        )
+        self.se = SqueezeExcitation(
+            expand_channels,
+            make_divisible(0.25 * expand_channels),
+            activation,
+            gating,
+            causal=causal,
+        )
         self.projection = conv_bn(expand_channels, out_channels, None)
         self.rezero = nn.Parameter(torch.zeros(1))
         downsample = stride[1] > 1 or stride[2] > 1
         self.skip: nn.Module = nn.Identity()
         if downsample or in_channels != out_channels:
-            pool = (nn.AvgPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1), count_include_pad=False)
-                    if downsample else nn.Identity())
-            self.skip = nn.Sequential(pool, conv_bn(in_channels, out_channels, None))
+            pool = (
+                nn.AvgPool3d(
+                    (1, 3, 3),
+                    stride=(1, 2, 2),
+                    padding=(0, 1, 1),
+                    count_include_pad=False,
+                )
+                if downsample
+                else nn.Identity()
+            )
+            self.skip = nn.Sequential(
+                pool, conv_bn(in_channels, out_channels, None)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         branch = self.projection(self.se(self.feature(self.expansion(x))))

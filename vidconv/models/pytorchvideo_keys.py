@@ -17,30 +17,57 @@ from typing import TypeVar
 V = TypeVar("V")
 
 _BLOCK = [  # a bottleneck block's layers: (pytorchvideo suffix, vidconv suffix)
-    ("branch1_conv", "downsample.0"), ("branch1_norm", "downsample.1"),
-    ("branch2.conv_a", "conv1.0"), ("branch2.norm_a", "conv1.1"),
+    ("branch1_conv", "downsample.0"),
+    ("branch1_norm", "downsample.1"),
+    ("branch2.conv_a", "conv1.0"),
+    ("branch2.norm_a", "conv1.1"),
     ("branch2.conv_b", "conv2.0"),
-    ("branch2.conv_c", "conv3.0"), ("branch2.norm_c", "conv3.1"),
+    ("branch2.conv_c", "conv3.0"),
+    ("branch2.norm_c", "conv3.1"),
 ]
 
 SLOWFAST_RULES = [
-    *[(f"blocks.0.multipathway_blocks.{p}.{a}", f"{path}.stem.{b}")
-      for p, path in enumerate(("slow", "fast")) for a, b in (("conv", "0"), ("norm", "1"))],
-    *[(f"blocks.{{i}}.multipathway_blocks.{p}.res_blocks.{{j}}.{a}", f"{path}.layer{{i}}.{{j}}.{b}")
-      for p, path in enumerate(("slow", "fast")) for a, b in _BLOCK + [("branch2.norm_b", "conv2.1")]],
+    *[
+        (f"blocks.0.multipathway_blocks.{p}.{a}", f"{path}.stem.{b}")
+        for p, path in enumerate(("slow", "fast"))
+        for a, b in (("conv", "0"), ("norm", "1"))
+    ],
+    *[
+        (
+            f"blocks.{{i}}.multipathway_blocks.{p}.res_blocks.{{j}}.{a}",
+            f"{path}.layer{{i}}.{{j}}.{b}",
+        )
+        for p, path in enumerate(("slow", "fast"))
+        for a, b in _BLOCK + [("branch2.norm_b", "conv2.1")]
+    ],
     ("blocks.{i}.multipathway_fusion.conv_fast_to_slow", "laterals.{i}.0"),
     ("blocks.{i}.multipathway_fusion.norm", "laterals.{i}.1"),
     ("blocks.6.proj", "fc"),
 ]
 
 X3D_RULES = [
-    ("blocks.0.conv.conv_t", "stem.spatial"),  # sic: pytorchvideo's "conv_t" is the 1x3x3 spatial conv
-    ("blocks.0.conv.conv_xy", "stem.temporal"),  # and its "conv_xy" the channel-wise 5x1x1 temporal one
+    (
+        "blocks.0.conv.conv_t",
+        "stem.spatial",
+    ),  # sic: pytorchvideo's "conv_t" is the 1x3x3 spatial conv
+    (
+        "blocks.0.conv.conv_xy",
+        "stem.temporal",
+    ),  # and its "conv_xy" the channel-wise 5x1x1 temporal one
     ("blocks.0.norm", "stem.bn"),
-    *[(f"blocks.{{i}}.res_blocks.{{j}}.{a}", f"layer{{i}}.{{j}}.{b}") for a, b in _BLOCK],
+    *[
+        (f"blocks.{{i}}.res_blocks.{{j}}.{a}", f"layer{{i}}.{{j}}.{b}")
+        for a, b in _BLOCK
+    ],
     ("blocks.{i}.res_blocks.{j}.branch2.norm_b.0", "layer{i}.{j}.conv2.1"),
-    ("blocks.{i}.res_blocks.{j}.branch2.norm_b.1.block.0", "layer{i}.{j}.conv2.2.reduce"),
-    ("blocks.{i}.res_blocks.{j}.branch2.norm_b.1.block.2", "layer{i}.{j}.conv2.2.expand"),
+    (
+        "blocks.{i}.res_blocks.{j}.branch2.norm_b.1.block.0",
+        "layer{i}.{j}.conv2.2.reduce",
+    ),
+    (
+        "blocks.{i}.res_blocks.{j}.branch2.norm_b.1.block.2",
+        "layer{i}.{j}.conv2.2.expand",
+    ),
     ("blocks.5.pool.pre_conv", "head.conv5.0"),
     ("blocks.5.pool.pre_norm", "head.conv5.1"),
     ("blocks.5.pool.post_conv", "head.fc1.0"),
@@ -50,24 +77,40 @@ X3D_RULES = [
 
 def _pattern(template: str) -> re.Pattern[str]:
     """``"blocks.{i}.norm"`` -> a regex matching ``blocks.<i>.norm.<parameter or buffer name>``."""
-    parts = re.split(r"\{(\w)\}", template)  # literal, field, literal, field, ...
-    body = "".join(re.escape(p) if k % 2 == 0 else f"(?P<{p}>\\d+)" for k, p in enumerate(parts))
+    parts = re.split(
+        r"\{(\w)\}", template
+    )  # literal, field, literal, field, ...
+    body = "".join(
+        re.escape(p) if k % 2 == 0 else f"(?P<{p}>\\d+)"
+        for k, p in enumerate(parts)
+    )
     return re.compile(f"^{body}\\.(?P<leaf>\\w+)$")
 
 
-def _rename(state_dict: Mapping[str, V], rules: list[tuple[str, str]], source: int, what: str) -> dict[str, V]:
+def _rename(
+    state_dict: Mapping[str, V],
+    rules: list[tuple[str, str]],
+    source: int,
+    what: str,
+) -> dict[str, V]:
     if not isinstance(state_dict, Mapping):
-        raise TypeError(f"state_dict must be a mapping of names to tensors, got {type(state_dict).__name__}")
+        raise TypeError(
+            f"state_dict must be a mapping of names to tensors, got {type(state_dict).__name__}"
+        )
     compiled = [(_pattern(rule[source]), rule[1 - source]) for rule in rules]
     renamed = {}
     for key, value in state_dict.items():
         for pattern, target in compiled:
             match = pattern.match(key)
             if match:
-                renamed[target.format(**match.groupdict()) + "." + match["leaf"]] = value
+                renamed[
+                    target.format(**match.groupdict()) + "." + match["leaf"]
+                ] = value
                 break
         else:
-            raise KeyError(f"{what}: no rule renames {key!r}; is this the state dict of the other network?")
+            raise KeyError(
+                f"{what}: no rule renames {key!r}; is this the state dict of the other network?"
+            )
     return renamed
 
 

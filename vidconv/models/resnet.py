@@ -23,13 +23,28 @@ from typing import Any
 
 import torch
 from torch import nn
-from torchvision.models.video import MC3_18_Weights, R2Plus1D_18_Weights, R3D_18_Weights
+from torchvision.models.video import (
+    MC3_18_Weights,
+    R2Plus1D_18_Weights,
+    R3D_18_Weights,
+)
 
-from vidconv.blocks import Conv2Plus1d, Conv3dNoTemporal, FullConv3d, midplanes_for_2plus1d
-from vidconv._checks import (check_bool, check_int, check_int_sequence, check_like, check_positive_int,
-                             guard_train_batch_norm)
+from vidconv.layers.blocks import (
+    Conv2Plus1d,
+    Conv3dNoTemporal,
+    FullConv3d,
+    midplanes_for_2plus1d,
+)
 from vidconv.models._clip import check_clip
 from vidconv.models.weights import classes_for, load_weights, resolve_weights
+from vidconv.utils.checks import (
+    check_bool,
+    check_int,
+    check_int_sequence,
+    check_like,
+    check_positive_int,
+    guard_train_batch_norm,
+)
 
 ConvBuilder = type[FullConv3d] | type[Conv3dNoTemporal] | type[Conv2Plus1d]
 
@@ -39,17 +54,28 @@ class BasicBlock(nn.Module):
 
     expansion = 1
 
-    def __init__(self, in_channels: int, channels: int, conv: ConvBuilder, stride: int = 1,
-                 downsample: nn.Module | None = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int,
+        conv: ConvBuilder,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+    ) -> None:
         super().__init__()
         # One middle width per block, from the block's input width, for both of its convs: that is
         # what the released R(2+1)D models (and torchvision) do, so their weights fit. When the block
         # widens (in_channels < channels) its second conv therefore has fewer weights than a full 3D
         # conv: layer2.0.conv2 gets M = 230, not the 288 of eq. 5 for 128 -> 128.
         mid = midplanes_for_2plus1d(in_channels, channels)
-        self.conv1 = nn.Sequential(conv(in_channels, channels, mid_channels=mid, stride=stride),
-                                   nn.BatchNorm3d(channels), nn.ReLU(inplace=True))
-        self.conv2 = nn.Sequential(conv(channels, channels, mid_channels=mid), nn.BatchNorm3d(channels))
+        self.conv1 = nn.Sequential(
+            conv(in_channels, channels, mid_channels=mid, stride=stride),
+            nn.BatchNorm3d(channels),
+            nn.ReLU(inplace=True),
+        )
+        self.conv2 = nn.Sequential(
+            conv(channels, channels, mid_channels=mid), nn.BatchNorm3d(channels)
+        )
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
 
@@ -67,19 +93,43 @@ class Bottleneck(nn.Module):
 
     expansion = 4
 
-    def __init__(self, in_channels: int, channels: int, conv: ConvBuilder, stride: int = 1,
-                 downsample: nn.Module | None = None, *, temporal_kernel_size: int = 1) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int,
+        conv: ConvBuilder,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        *,
+        temporal_kernel_size: int = 1,
+    ) -> None:
         super().__init__()
         k_t = check_positive_int(temporal_kernel_size, "temporal_kernel_size")
         if k_t % 2 == 0:
-            raise ValueError(f"temporal_kernel_size must be odd so that T is kept, got {k_t}")
+            raise ValueError(
+                f"temporal_kernel_size must be odd so that T is kept, got {k_t}"
+            )
         mid = midplanes_for_2plus1d(in_channels, channels)
         out = channels * self.expansion
-        self.conv1 = nn.Sequential(nn.Conv3d(in_channels, channels, (k_t, 1, 1), padding=(k_t // 2, 0, 0), bias=False),
-                                   nn.BatchNorm3d(channels), nn.ReLU(inplace=True))
-        self.conv2 = nn.Sequential(conv(channels, channels, mid_channels=mid, stride=stride), nn.BatchNorm3d(channels),
-                                   nn.ReLU(inplace=True))
-        self.conv3 = nn.Sequential(nn.Conv3d(channels, out, 1, bias=False), nn.BatchNorm3d(out))
+        self.conv1 = nn.Sequential(
+            nn.Conv3d(
+                in_channels,
+                channels,
+                (k_t, 1, 1),
+                padding=(k_t // 2, 0, 0),
+                bias=False,
+            ),
+            nn.BatchNorm3d(channels),
+            nn.ReLU(inplace=True),
+        )
+        self.conv2 = nn.Sequential(
+            conv(channels, channels, mid_channels=mid, stride=stride),
+            nn.BatchNorm3d(channels),
+            nn.ReLU(inplace=True),
+        )
+        self.conv3 = nn.Sequential(
+            nn.Conv3d(channels, out, 1, bias=False), nn.BatchNorm3d(out)
+        )
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
 
@@ -94,13 +144,24 @@ class BasicStem(nn.Sequential):
     ``temporal_kernel_size`` (odd, time kept) is 3 as released; 1 filters each frame alone.
     """
 
-    def __init__(self, out_channels: int = 64, *, temporal_kernel_size: int = 3) -> None:
+    def __init__(
+        self, out_channels: int = 64, *, temporal_kernel_size: int = 3
+    ) -> None:
         check_positive_int(out_channels, "out_channels")
         k_t = check_positive_int(temporal_kernel_size, "temporal_kernel_size")
         if k_t % 2 == 0:
-            raise ValueError(f"temporal_kernel_size must be odd so that T is kept, got {k_t}")
+            raise ValueError(
+                f"temporal_kernel_size must be odd so that T is kept, got {k_t}"
+            )
         super().__init__(
-            nn.Conv3d(3, out_channels, (k_t, 7, 7), stride=(1, 2, 2), padding=(k_t // 2, 3, 3), bias=False),
+            nn.Conv3d(
+                3,
+                out_channels,
+                (k_t, 7, 7),
+                stride=(1, 2, 2),
+                padding=(k_t // 2, 3, 3),
+                bias=False,
+            ),
             nn.BatchNorm3d(out_channels),
             nn.ReLU(inplace=True),
         )
@@ -109,14 +170,30 @@ class BasicStem(nn.Sequential):
 class R2Plus1dStem(nn.Sequential):
     """R(2+1)D stem: the 3x7x7 conv factorised into 1x7x7 (``mid_channels``, 45 as released) and 3x1x1."""
 
-    def __init__(self, out_channels: int = 64, *, mid_channels: int = 45) -> None:
+    def __init__(
+        self, out_channels: int = 64, *, mid_channels: int = 45
+    ) -> None:
         check_positive_int(out_channels, "out_channels")
         check_positive_int(mid_channels, "mid_channels")
         super().__init__(
-            nn.Conv3d(3, mid_channels, (1, 7, 7), stride=(1, 2, 2), padding=(0, 3, 3), bias=False),
+            nn.Conv3d(
+                3,
+                mid_channels,
+                (1, 7, 7),
+                stride=(1, 2, 2),
+                padding=(0, 3, 3),
+                bias=False,
+            ),
             nn.BatchNorm3d(mid_channels),
             nn.ReLU(inplace=True),
-            nn.Conv3d(mid_channels, out_channels, (3, 1, 1), stride=1, padding=(1, 0, 0), bias=False),
+            nn.Conv3d(
+                mid_channels,
+                out_channels,
+                (3, 1, 1),
+                stride=1,
+                padding=(1, 0, 0),
+                bias=False,
+            ),
             nn.BatchNorm3d(out_channels),
             nn.ReLU(inplace=True),
         )
@@ -140,31 +217,57 @@ class VideoResNet(nn.Module):
     min_frames = 1
     min_size = 1
 
-    def __init__(self, block: type[BasicBlock] | type[Bottleneck], conv_builders: Sequence[ConvBuilder],
-                 layers: Sequence[int], stem: Callable[[], nn.Module], num_classes: int = 400,
-                 zero_init_residual: bool = False, *, widths: Sequence[int] = (64, 128, 256, 512)) -> None:
+    def __init__(
+        self,
+        block: type[BasicBlock] | type[Bottleneck],
+        conv_builders: Sequence[ConvBuilder],
+        layers: Sequence[int],
+        stem: Callable[[], nn.Module],
+        num_classes: int = 400,
+        zero_init_residual: bool = False,
+        *,
+        widths: Sequence[int] = (64, 128, 256, 512),
+    ) -> None:
         super().__init__()
-        check_int(num_classes, "num_classes")  # the type; the range is checked below
+        check_int(
+            num_classes, "num_classes"
+        )  # the type; the range is checked below
         check_int_sequence(layers, "layers", length=4, minimum=1)
         check_bool(zero_init_residual, "zero_init_residual")
         check_int_sequence(widths, "widths", length=4, minimum=1)
         if len(conv_builders) != 4 or len(layers) != 4:
-            raise ValueError(f"need 4 conv builders and 4 stage depths, got {len(conv_builders)} and {len(layers)}")
+            raise ValueError(
+                f"need 4 conv builders and 4 stage depths, got {len(conv_builders)} and {len(layers)}"
+            )
         if not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+            raise ValueError(
+                f"num_classes must be a positive int, got {num_classes!r}"
+            )
         self.widths = tuple(int(w) for w in widths)
-        self.inplanes = self.widths[0]  # builder state, as in torchvision: the width the next stage reads
+        self.inplanes = self.widths[
+            0
+        ]  # builder state, as in torchvision: the width the next stage reads
         self.stem = stem()
-        self.layer1 = self._stage(block, conv_builders[0], self.widths[0], layers[0], stride=1)
-        self.layer2 = self._stage(block, conv_builders[1], self.widths[1], layers[1], stride=2)
-        self.layer3 = self._stage(block, conv_builders[2], self.widths[2], layers[2], stride=2)
-        self.layer4 = self._stage(block, conv_builders[3], self.widths[3], layers[3], stride=2)
+        self.layer1 = self._stage(
+            block, conv_builders[0], self.widths[0], layers[0], stride=1
+        )
+        self.layer2 = self._stage(
+            block, conv_builders[1], self.widths[1], layers[1], stride=2
+        )
+        self.layer3 = self._stage(
+            block, conv_builders[2], self.widths[2], layers[2], stride=2
+        )
+        self.layer4 = self._stage(
+            block, conv_builders[3], self.widths[3], layers[3], stride=2
+        )
         self.avgpool = nn.AdaptiveAvgPool3d((1, 1, 1))
         self.fc = nn.Linear(self.widths[3] * block.expansion, num_classes)
 
         for m in self.modules():
             if isinstance(m, nn.Conv3d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.kaiming_normal_(
+                    m.weight, mode="fan_out", nonlinearity="relu"
+                )
             elif isinstance(m, nn.BatchNorm3d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
@@ -174,18 +277,32 @@ class VideoResNet(nn.Module):
         if zero_init_residual:
             for m in self.modules():
                 if isinstance(m, (BasicBlock, Bottleneck)):
-                    last = m.conv3[1] if isinstance(m, Bottleneck) else m.conv2[1]
+                    last = (
+                        m.conv3[1] if isinstance(m, Bottleneck) else m.conv2[1]
+                    )
                     nn.init.zeros_(last.weight)
         guard_train_batch_norm(self, type(self).__name__)
 
-    def _stage(self, block: type[BasicBlock] | type[Bottleneck], conv: ConvBuilder, channels: int, depth: int,
-               stride: int) -> nn.Sequential:
+    def _stage(
+        self,
+        block: type[BasicBlock] | type[Bottleneck],
+        conv: ConvBuilder,
+        channels: int,
+        depth: int,
+        stride: int,
+    ) -> nn.Sequential:
         out = channels * block.expansion
         downsample = None
         if stride != 1 or self.inplanes != out:
             # The shortcut must land on the same grid as the block: stride it as the conv builder strides.
             downsample = nn.Sequential(
-                nn.Conv3d(self.inplanes, out, 1, stride=conv.downsample_stride(stride), bias=False),
+                nn.Conv3d(
+                    self.inplanes,
+                    out,
+                    1,
+                    stride=conv.downsample_stride(stride),
+                    bias=False,
+                ),
                 nn.BatchNorm3d(out),
             )
         blocks = [block(self.inplanes, channels, conv, stride, downsample)]
@@ -194,27 +311,52 @@ class VideoResNet(nn.Module):
         return nn.Sequential(*blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        check_clip(x, type(self).__name__, channels=self.in_channels, min_frames=self.min_frames,
-                   min_size=self.min_size)
+        check_clip(
+            x,
+            type(self).__name__,
+            channels=self.in_channels,
+            min_frames=self.min_frames,
+            min_size=self.min_size,
+        )
         check_like(x, f"{type(self).__name__} input", self, type(self).__name__)
         x = self.stem(x)  # (B, widths[0], T, H/2, W/2)
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))  # (B, widths[3], T/8, H/16, W/16) for R3D
+        x = self.layer4(
+            self.layer3(self.layer2(self.layer1(x)))
+        )  # (B, widths[3], T/8, H/16, W/16) for R3D
         x = self.avgpool(x).flatten(1)  # (B, widths[3] * expansion)
         return self.fc(x)
 
 
-def _video_resnet(conv_builders: Sequence[ConvBuilder], stem: Callable[[], nn.Module], weights_enum: Any,
-                  weights: Any, progress: bool, num_classes: int, **kwargs: Any) -> VideoResNet:
+def _video_resnet(
+    conv_builders: Sequence[ConvBuilder],
+    stem: Callable[[], nn.Module],
+    weights_enum: Any,
+    weights: Any,
+    progress: bool,
+    num_classes: int,
+    **kwargs: Any,
+) -> VideoResNet:
     resolved = resolve_weights(weights, weights_enum)
-    model = VideoResNet(BasicBlock, conv_builders, [2, 2, 2, 2], stem,
-                        num_classes=classes_for(resolved, num_classes), **kwargs)
+    model = VideoResNet(
+        BasicBlock,
+        conv_builders,
+        [2, 2, 2, 2],
+        stem,
+        num_classes=classes_for(resolved, num_classes),
+        **kwargs,
+    )
     if resolved is not None:
         load_weights(model, resolved, progress=progress)
     return model
 
 
-def r3d_18(*, weights: R3D_18_Weights | str | None = None, progress: bool = True, num_classes: int = 400,
-           **kwargs: Any) -> VideoResNet:
+def r3d_18(
+    *,
+    weights: R3D_18_Weights | str | None = None,
+    progress: bool = True,
+    num_classes: int = 400,
+    **kwargs: Any,
+) -> VideoResNet:
     """R3D-18: an 18-layer ResNet of full 3x3x3 convolutions (Tran et al., 2018; Hara et al., 2018).
 
     Args:
@@ -223,24 +365,56 @@ def r3d_18(*, weights: R3D_18_Weights | str | None = None, progress: bool = True
         progress: show a download progress bar.
         num_classes: classifier width (must match the weights' 400 classes when weights are given).
     """
-    return _video_resnet([FullConv3d] * 4, BasicStem, R3D_18_Weights, weights, progress, num_classes, **kwargs)
+    return _video_resnet(
+        [FullConv3d] * 4,
+        BasicStem,
+        R3D_18_Weights,
+        weights,
+        progress,
+        num_classes,
+        **kwargs,
+    )
 
 
-def mc3_18(*, weights: MC3_18_Weights | str | None = None, progress: bool = True, num_classes: int = 400,
-           **kwargs: Any) -> VideoResNet:
+def mc3_18(
+    *,
+    weights: MC3_18_Weights | str | None = None,
+    progress: bool = True,
+    num_classes: int = 400,
+    **kwargs: Any,
+) -> VideoResNet:
     """MC3-18: 3D convolutions in the first stage only, 1x3x3 ("2D") convolutions above (Tran et al., 2018).
 
     Arguments as for :func:`r3d_18`, with ``torchvision.models.video.MC3_18_Weights``.
     """
-    return _video_resnet([FullConv3d] + [Conv3dNoTemporal] * 3, BasicStem, MC3_18_Weights, weights, progress,
-                         num_classes, **kwargs)
+    return _video_resnet(
+        [FullConv3d] + [Conv3dNoTemporal] * 3,
+        BasicStem,
+        MC3_18_Weights,
+        weights,
+        progress,
+        num_classes,
+        **kwargs,
+    )
 
 
-def r2plus1d_18(*, weights: R2Plus1D_18_Weights | str | None = None, progress: bool = True, num_classes: int = 400,
-                **kwargs: Any) -> VideoResNet:
+def r2plus1d_18(
+    *,
+    weights: R2Plus1D_18_Weights | str | None = None,
+    progress: bool = True,
+    num_classes: int = 400,
+    **kwargs: Any,
+) -> VideoResNet:
     """R(2+1)D-18: every 3x3x3 convolution factorised into 1x3x3 and 3x1x1 (Tran et al., 2018).
 
     Arguments as for :func:`r3d_18`, with ``torchvision.models.video.R2Plus1D_18_Weights``.
     """
-    return _video_resnet([Conv2Plus1d] * 4, R2Plus1dStem, R2Plus1D_18_Weights, weights, progress, num_classes,
-                         **kwargs)
+    return _video_resnet(
+        [Conv2Plus1d] * 4,
+        R2Plus1dStem,
+        R2Plus1D_18_Weights,
+        weights,
+        progress,
+        num_classes,
+        **kwargs,
+    )

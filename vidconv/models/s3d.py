@@ -3,7 +3,7 @@ Trade-offs in Video Classification", https://arxiv.org/abs/1712.04851).
 
 S3D is I3D with every 3x3x3 convolution made separable (1x3x3 then 3x1x1). S3D-G adds self-gating.
 ``s3d()`` matches torchvision's ``s3d`` module for module, so its Kinetics-400 weights load;
-``s3d(gating=True)`` adds a :class:`~vidconv.blocks.SelfGating` after every Inception branch, as in the
+``s3d(gating=True)`` adds a :class:`~vidconv.layers.blocks.SelfGating` after every Inception branch, as in the
 paper's S3D-G (torchvision has no S3D-G; its extra parameters are new).
 """
 
@@ -15,11 +15,17 @@ import torch
 from torch import nn
 from torchvision.models.video import S3D_Weights
 
-from vidconv.blocks import ConvBnReLU3d, SeparableConv3d
-from vidconv._checks import check_bool, check_int, check_like, check_number, guard_train_batch_norm
+from vidconv.layers.blocks import ConvBnReLU3d, SeparableConv3d
+from vidconv.layers.inception import INCEPTION_V1, InceptionBlock3d
 from vidconv.models._clip import check_clip
-from vidconv.models.inception import INCEPTION_V1, InceptionBlock3d
 from vidconv.models.weights import classes_for, load_weights, resolve_weights
+from vidconv.utils.checks import (
+    check_bool,
+    check_int,
+    check_like,
+    check_number,
+    guard_train_batch_norm,
+)
 
 
 class S3D(nn.Module):
@@ -33,13 +39,25 @@ class S3D(nn.Module):
     min_frames = 13
     min_size = 209
 
-    def __init__(self, num_classes: int = 400, dropout: float = 0.2, *, gating: bool = False) -> None:
+    def __init__(
+        self,
+        num_classes: int = 400,
+        dropout: float = 0.2,
+        *,
+        gating: bool = False,
+    ) -> None:
         super().__init__()
-        check_int(num_classes, "num_classes")  # the type; the range is checked below
-        check_number(dropout, "dropout", minimum=0.0, maximum=1.0, exclusive_maximum=True)
+        check_int(
+            num_classes, "num_classes"
+        )  # the type; the range is checked below
+        check_number(
+            dropout, "dropout", minimum=0.0, maximum=1.0, exclusive_maximum=True
+        )
         check_bool(gating, "gating")
         if not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+            raise ValueError(
+                f"num_classes must be a positive int, got {num_classes!r}"
+            )
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
 
@@ -47,34 +65,58 @@ class S3D(nn.Module):
             cin, widths = INCEPTION_V1[name]
             return InceptionBlock3d(cin, *widths, separable=True, gating=gating)
 
-        def pool(kernel: tuple[int, int, int], stride: tuple[int, int, int], padding: tuple[int, int, int]) -> nn.MaxPool3d:
+        def pool(
+            kernel: tuple[int, int, int],
+            stride: tuple[int, int, int],
+            padding: tuple[int, int, int],
+        ) -> nn.MaxPool3d:
             return nn.MaxPool3d(kernel, stride=stride, padding=padding)
 
         self.features = nn.Sequential(
-            SeparableConv3d(3, 64, 7, stride=2),                      # (B, 64, T/2, H/2, W/2)
-            pool((1, 3, 3), (1, 2, 2), (0, 1, 1)),                    # (B, 64, T/2, H/4, W/4)
+            SeparableConv3d(3, 64, 7, stride=2),  # (B, 64, T/2, H/2, W/2)
+            pool((1, 3, 3), (1, 2, 2), (0, 1, 1)),  # (B, 64, T/2, H/4, W/4)
             ConvBnReLU3d(64, 64),
             SeparableConv3d(64, 192, 3),
-            pool((1, 3, 3), (1, 2, 2), (0, 1, 1)),                    # (B, 192, T/2, H/8, W/8)
-            mixed("mixed_3b"), mixed("mixed_3c"),
-            pool((3, 3, 3), (2, 2, 2), (1, 1, 1)),                    # (B, 480, T/4, H/16, W/16)
-            mixed("mixed_4b"), mixed("mixed_4c"), mixed("mixed_4d"), mixed("mixed_4e"), mixed("mixed_4f"),
-            pool((2, 2, 2), (2, 2, 2), (0, 0, 0)),                    # (B, 832, T/8, H/32, W/32)
-            mixed("mixed_5b"), mixed("mixed_5c"),                     # (B, 1024, T/8, H/32, W/32)
+            pool((1, 3, 3), (1, 2, 2), (0, 1, 1)),  # (B, 192, T/2, H/8, W/8)
+            mixed("mixed_3b"),
+            mixed("mixed_3c"),
+            pool((3, 3, 3), (2, 2, 2), (1, 1, 1)),  # (B, 480, T/4, H/16, W/16)
+            mixed("mixed_4b"),
+            mixed("mixed_4c"),
+            mixed("mixed_4d"),
+            mixed("mixed_4e"),
+            mixed("mixed_4f"),
+            pool((2, 2, 2), (2, 2, 2), (0, 0, 0)),  # (B, 832, T/8, H/32, W/32)
+            mixed("mixed_5b"),
+            mixed("mixed_5c"),  # (B, 1024, T/8, H/32, W/32)
         )
         self.avgpool = nn.AvgPool3d((2, 7, 7), stride=1)
-        self.classifier = nn.Sequential(nn.Dropout(p=dropout), nn.Conv3d(1024, num_classes, 1, bias=True))
+        self.classifier = nn.Sequential(
+            nn.Dropout(p=dropout), nn.Conv3d(1024, num_classes, 1, bias=True)
+        )
         guard_train_batch_norm(self, type(self).__name__)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        check_clip(x, type(self).__name__, channels=3, min_frames=self.min_frames, min_size=self.min_size)
+        check_clip(
+            x,
+            type(self).__name__,
+            channels=3,
+            min_frames=self.min_frames,
+            min_size=self.min_size,
+        )
         check_like(x, f"{type(self).__name__} input", self, type(self).__name__)
         x = self.avgpool(self.features(x))  # (B, 1024, T', H', W')
         return self.classifier(x).mean(dim=(2, 3, 4))  # (B, num_classes)
 
 
-def s3d(*, weights: S3D_Weights | str | None = None, progress: bool = True, num_classes: int = 400,
-        gating: bool = False, **kwargs: Any) -> S3D:
+def s3d(
+    *,
+    weights: S3D_Weights | str | None = None,
+    progress: bool = True,
+    num_classes: int = 400,
+    gating: bool = False,
+    **kwargs: Any,
+) -> S3D:
     """S3D (``gating=False``, torchvision-compatible) or S3D-G (``gating=True``).
 
     Args:
@@ -86,8 +128,12 @@ def s3d(*, weights: S3D_Weights | str | None = None, progress: bool = True, num_
     """
     resolved = resolve_weights(weights, S3D_Weights)
     if resolved is not None and gating:
-        raise ValueError("torchvision's S3D weights have no self-gating parameters; use gating=False to load them")
-    model = S3D(num_classes=classes_for(resolved, num_classes), gating=gating, **kwargs)
+        raise ValueError(
+            "torchvision's S3D weights have no self-gating parameters; use gating=False to load them"
+        )
+    model = S3D(
+        num_classes=classes_for(resolved, num_classes), gating=gating, **kwargs
+    )
     if resolved is not None:
         load_weights(model, resolved, progress=progress)
     return model

@@ -24,20 +24,30 @@ from torchvision.models import WeightsEnum
 PROBE_TIMEOUT_S = 3.0
 
 
-def resolve_weights(weights: Any, enum: type[WeightsEnum]) -> WeightsEnum | None:
+def resolve_weights(
+    weights: Any, enum: type[WeightsEnum]
+) -> WeightsEnum | None:
     """``None``, an enum member of ``enum``, or its name (``"DEFAULT"``, ``"KINETICS400_V1"``)."""
     if weights is not None and not isinstance(weights, (str, enum)):
-        raise TypeError(f"weights must be None, a {enum.__name__} member or its name, got {type(weights).__name__}")
+        raise TypeError(
+            f"weights must be None, a {enum.__name__} member or its name, got {type(weights).__name__}"
+        )
     try:
         return enum.verify(weights)
     except KeyError:  # verify looks a name up with enum[name]
-        raise ValueError(f"unknown weights {weights!r} for {enum.__name__}; "
-                         f"choose one of {sorted(enum.__members__)}") from None
+        raise ValueError(
+            f"unknown weights {weights!r} for {enum.__name__}; "
+            f"choose one of {sorted(enum.__members__)}"
+        ) from None
 
 
 def checkpoint_path(weights: WeightsEnum) -> str:
     """Where torch's hub cache keeps (or will keep) this checkpoint."""
-    return os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(urlparse(weights.url).path))
+    return os.path.join(
+        torch.hub.get_dir(),
+        "checkpoints",
+        os.path.basename(urlparse(weights.url).path),
+    )
 
 
 def _can_reach(url: str) -> OSError | None:
@@ -45,7 +55,9 @@ def _can_reach(url: str) -> OSError | None:
     # A fresh opener reads the proxy variables now; urlopen's global opener keeps the ones it first saw.
     opener = urllib.request.build_opener()
     try:
-        with opener.open(urllib.request.Request(url, method="HEAD"), timeout=PROBE_TIMEOUT_S):
+        with opener.open(
+            urllib.request.Request(url, method="HEAD"), timeout=PROBE_TIMEOUT_S
+        ):
             pass
     except urllib.error.HTTPError:
         return None  # the server answered; the download itself will report what is wrong
@@ -54,7 +66,9 @@ def _can_reach(url: str) -> OSError | None:
     return None
 
 
-def load_weights(model: nn.Module, weights: WeightsEnum, *, progress: bool = True) -> nn.Module:
+def load_weights(
+    model: nn.Module, weights: WeightsEnum, *, progress: bool = True
+) -> nn.Module:
     """Load ``weights`` into ``model`` (strict), downloading the checkpoint once if it is not cached."""
     path = checkpoint_path(weights)
     if not os.path.exists(path):
@@ -64,7 +78,9 @@ def load_weights(model: nn.Module, weights: WeightsEnum, *, progress: bool = Tru
                 f"{weights} must be downloaded from {weights.url}, but that host cannot be reached ({err}). "
                 f"Run where there is internet (Colab works), or copy the file to {path}."
             )
-    state = weights.get_state_dict(progress=progress, check_hash=True, weights_only=True)
+    state = weights.get_state_dict(
+        progress=progress, check_hash=True, weights_only=True
+    )
     model.load_state_dict(state)
     return model
 
@@ -75,6 +91,8 @@ def classes_for(weights: WeightsEnum | None, num_classes: int) -> int:
         return num_classes
     categories = len(weights.meta["categories"])
     if num_classes not in (categories, None):
-        raise ValueError(f"{weights} has {categories} classes, but num_classes={num_classes} was asked for; "
-                         "load the weights first and replace the classifier to fine-tune")
+        raise ValueError(
+            f"{weights} has {categories} classes, but num_classes={num_classes} was asked for; "
+            "load the weights first and replace the classifier to fine-tune"
+        )
     return categories

@@ -25,10 +25,20 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from vidconv._checks import check_int, check_like, check_number, guard_train_batch_norm
 from vidconv.models._clip import check_clip
+from vidconv.utils.checks import (
+    check_int,
+    check_like,
+    check_number,
+    guard_train_batch_norm,
+)
 
-STAGE_DEPTHS = (1, 2, 5, 3)  # blocks per stage before the depth factor (the X2D base)
+STAGE_DEPTHS = (
+    1,
+    2,
+    5,
+    3,
+)  # blocks per stage before the depth factor (the X2D base)
 BASE_WIDTH = 12  # stem and res2 width before the width factor; each later stage doubles it
 
 
@@ -69,7 +79,9 @@ X3D_AXES = {
 }
 
 
-def round_width(width: float, multiplier: float, *, divisor: int = 8, minimum: int = 8) -> int:
+def round_width(
+    width: float, multiplier: float, *, divisor: int = 8, minimum: int = 8
+) -> int:
     """``width * multiplier`` rounded to a multiple of ``divisor`` (at least ``minimum``), never more than
     10% below the exact product: the rounding of PySlowFast and pytorchvideo, so widths match theirs."""
     exact = width * multiplier
@@ -94,21 +106,56 @@ class SqueezeExcite(nn.Module):
 class X3DBlock(nn.Module):
     """Inverted bottleneck: 1x1x1 to ``inner`` channels, channel-wise 3x3x3 (+ SE), swish, 1x1x1 to ``out``."""
 
-    def __init__(self, in_channels: int, inner: int, out_channels: int, *, stride: int = 1,
-                 squeeze_excite: bool = True) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        inner: int,
+        out_channels: int,
+        *,
+        stride: int = 1,
+        squeeze_excite: bool = True,
+    ) -> None:
         super().__init__()
-        se = SqueezeExcite(inner, round_width(inner, 1 / 16)) if squeeze_excite else nn.Identity()
-        self.conv1 = nn.Sequential(nn.Conv3d(in_channels, inner, 1, bias=False), nn.BatchNorm3d(inner),
-                                   nn.ReLU(inplace=True))
-        self.conv2 = nn.Sequential(
-            nn.Conv3d(inner, inner, 3, stride=(1, stride, stride), padding=1, groups=inner, bias=False),
-            nn.BatchNorm3d(inner), se, nn.SiLU(),  # SiLU is swish: x * sigmoid(x)
+        se = (
+            SqueezeExcite(inner, round_width(inner, 1 / 16))
+            if squeeze_excite
+            else nn.Identity()
         )
-        self.conv3 = nn.Sequential(nn.Conv3d(inner, out_channels, 1, bias=False), nn.BatchNorm3d(out_channels))
+        self.conv1 = nn.Sequential(
+            nn.Conv3d(in_channels, inner, 1, bias=False),
+            nn.BatchNorm3d(inner),
+            nn.ReLU(inplace=True),
+        )
+        self.conv2 = nn.Sequential(
+            nn.Conv3d(
+                inner,
+                inner,
+                3,
+                stride=(1, stride, stride),
+                padding=1,
+                groups=inner,
+                bias=False,
+            ),
+            nn.BatchNorm3d(inner),
+            se,
+            nn.SiLU(),  # SiLU is swish: x * sigmoid(x)
+        )
+        self.conv3 = nn.Sequential(
+            nn.Conv3d(inner, out_channels, 1, bias=False),
+            nn.BatchNorm3d(out_channels),
+        )
         self.downsample = None
         if in_channels != out_channels or stride != 1:
             # As released: the shortcut gets a batch norm only when it changes the width.
-            proj = [nn.Conv3d(in_channels, out_channels, 1, stride=(1, stride, stride), bias=False)]
+            proj = [
+                nn.Conv3d(
+                    in_channels,
+                    out_channels,
+                    1,
+                    stride=(1, stride, stride),
+                    bias=False,
+                )
+            ]
             if in_channels != out_channels:
                 proj.append(nn.BatchNorm3d(out_channels))
             self.downsample = nn.Sequential(*proj)
@@ -129,22 +176,57 @@ class X3D(nn.Module):
 
     in_channels = 3
 
-    def __init__(self, *, width_factor: float = 2.0, bottleneck_factor: float = 2.25, depth_factor: float = 2.2,
-                 num_classes: int = 400, dropout: float = 0.5, head_width: int = 2048) -> None:
+    def __init__(
+        self,
+        *,
+        width_factor: float = 2.0,
+        bottleneck_factor: float = 2.25,
+        depth_factor: float = 2.2,
+        num_classes: int = 400,
+        dropout: float = 0.5,
+        head_width: int = 2048,
+    ) -> None:
         super().__init__()
-        check_number(width_factor, "width_factor", minimum=0.0, exclusive_minimum=True)
-        check_number(bottleneck_factor, "bottleneck_factor", minimum=0.0, exclusive_minimum=True)
-        check_number(depth_factor, "depth_factor", minimum=0.0, exclusive_minimum=True)
+        check_number(
+            width_factor, "width_factor", minimum=0.0, exclusive_minimum=True
+        )
+        check_number(
+            bottleneck_factor,
+            "bottleneck_factor",
+            minimum=0.0,
+            exclusive_minimum=True,
+        )
+        check_number(
+            depth_factor, "depth_factor", minimum=0.0, exclusive_minimum=True
+        )
         check_int(num_classes, "num_classes", minimum=1)
         check_int(head_width, "head_width", minimum=1)
-        check_number(dropout, "dropout", minimum=0.0, maximum=1.0, exclusive_maximum=True)
+        check_number(
+            dropout, "dropout", minimum=0.0, maximum=1.0, exclusive_maximum=True
+        )
         stem_width = round_width(BASE_WIDTH, width_factor)
-        self.stem = nn.Sequential(OrderedDict(
-            spatial=nn.Conv3d(3, stem_width, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1), bias=False),
-            temporal=nn.Conv3d(stem_width, stem_width, (5, 1, 1), padding=(2, 0, 0), groups=stem_width, bias=False),
-            bn=nn.BatchNorm3d(stem_width),
-            relu=nn.ReLU(inplace=True),
-        ))
+        self.stem = nn.Sequential(
+            OrderedDict(
+                spatial=nn.Conv3d(
+                    3,
+                    stem_width,
+                    (1, 3, 3),
+                    stride=(1, 2, 2),
+                    padding=(0, 1, 1),
+                    bias=False,
+                ),
+                temporal=nn.Conv3d(
+                    stem_width,
+                    stem_width,
+                    (5, 1, 1),
+                    padding=(2, 0, 0),
+                    groups=stem_width,
+                    bias=False,
+                ),
+                bn=nn.BatchNorm3d(stem_width),
+                relu=nn.ReLU(inplace=True),
+            )
+        )
         base = [BASE_WIDTH]  # (12, 24, 48, 96) before the width factor
         for _ in range(3):
             base.append(round_width(base[-1], 2.0))
@@ -152,39 +234,82 @@ class X3D(nn.Module):
         for i, (b, depth) in enumerate(zip(base, STAGE_DEPTHS)):
             out = round_width(b, width_factor)
             inner = int(bottleneck_factor * out)
-            blocks = [X3DBlock(cin if j == 0 else out, inner, out, stride=2 if j == 0 else 1,
-                               squeeze_excite=j % 2 == 0) for j in range(math.ceil(depth_factor * depth))]
+            blocks = [
+                X3DBlock(
+                    cin if j == 0 else out,
+                    inner,
+                    out,
+                    stride=2 if j == 0 else 1,
+                    squeeze_excite=j % 2 == 0,
+                )
+                for j in range(math.ceil(depth_factor * depth))
+            ]
             self.add_module(f"layer{i + 1}", nn.Sequential(*blocks))
             cin = out
-        self.head = nn.Sequential(OrderedDict(
-            conv5=nn.Sequential(nn.Conv3d(cin, inner, 1, bias=False), nn.BatchNorm3d(inner), nn.ReLU(inplace=True)),
-            pool=nn.AdaptiveAvgPool3d((1, 1, 1)),
-            fc1=nn.Sequential(nn.Conv3d(inner, head_width, 1, bias=False), nn.ReLU(inplace=True)),
-            flatten=nn.Flatten(1),
-            dropout=nn.Dropout(dropout),
-            fc2=nn.Linear(head_width, num_classes),
-        ))
+        self.head = nn.Sequential(
+            OrderedDict(
+                conv5=nn.Sequential(
+                    nn.Conv3d(cin, inner, 1, bias=False),
+                    nn.BatchNorm3d(inner),
+                    nn.ReLU(inplace=True),
+                ),
+                pool=nn.AdaptiveAvgPool3d((1, 1, 1)),
+                fc1=nn.Sequential(
+                    nn.Conv3d(inner, head_width, 1, bias=False),
+                    nn.ReLU(inplace=True),
+                ),
+                flatten=nn.Flatten(1),
+                dropout=nn.Dropout(dropout),
+                fc2=nn.Linear(head_width, num_classes),
+            )
+        )
         guard_train_batch_norm(self, type(self).__name__)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        check_clip(x, type(self).__name__, channels=self.in_channels, min_frames=1, min_size=1)
+        check_clip(
+            x,
+            type(self).__name__,
+            channels=self.in_channels,
+            min_frames=1,
+            min_size=1,
+        )
         check_like(x, f"{type(self).__name__} input", self, type(self).__name__)
         x = self.stem(x)  # (B, 24, T, H/2, W/2) for X3D-M
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))  # (B, 192, T, H/32, W/32)
+        x = self.layer4(
+            self.layer3(self.layer2(self.layer1(x)))
+        )  # (B, 192, T, H/32, W/32)
         return self.head(x)  # (B, num_classes)
 
 
-def x3d(size: str = "m", *, num_classes: int = 400, dropout: float = 0.5, width_factor: float | None = None,
-        bottleneck_factor: float | None = None, depth_factor: float | None = None) -> X3D:
+def x3d(
+    size: str = "m",
+    *,
+    num_classes: int = 400,
+    dropout: float = 0.5,
+    width_factor: float | None = None,
+    bottleneck_factor: float | None = None,
+    depth_factor: float | None = None,
+) -> X3D:
     """X3D-XS, -S, -M or -L (``size`` = ``"xs"``, ``"s"``, ``"m"``, ``"l"``), optionally with one of its
     network factors changed (to grow an axis). Its input is ``X3D_SIZES[size].input_shape``.
 
     XS, S and M share one network (3,794,274 parameters); they differ in the clip they read.
     """
     if not isinstance(size, str) or size.lower() not in X3D_SIZES:
-        raise ValueError(f"size must be one of {sorted(X3D_SIZES)} (X3D-XS/S/M/L), got {size!r}")
+        raise ValueError(
+            f"size must be one of {sorted(X3D_SIZES)} (X3D-XS/S/M/L), got {size!r}"
+        )
     spec = X3D_SIZES[size.lower()]
-    return X3D(width_factor=spec.width_factor if width_factor is None else width_factor,
-               bottleneck_factor=spec.bottleneck_factor if bottleneck_factor is None else bottleneck_factor,
-               depth_factor=spec.depth_factor if depth_factor is None else depth_factor,
-               num_classes=num_classes, dropout=dropout)
+    return X3D(
+        width_factor=spec.width_factor
+        if width_factor is None
+        else width_factor,
+        bottleneck_factor=spec.bottleneck_factor
+        if bottleneck_factor is None
+        else bottleneck_factor,
+        depth_factor=spec.depth_factor
+        if depth_factor is None
+        else depth_factor,
+        num_classes=num_classes,
+        dropout=dropout,
+    )

@@ -19,37 +19,65 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vidconv._checks import check_like, check_tensor
-from vidconv.temporal.thick_present import CausalPool3d, CausalResidual, PhenomenologicalConv3D
+from vidconv.temporal.thick_present import (
+    CausalPool3d,
+    CausalResidual,
+    PhenomenologicalConv3D,
+)
+from vidconv.utils.checks import check_like, check_tensor
 
-_POINTWISE = (nn.ReLU, nn.ReLU6, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.LeakyReLU, nn.Hardswish, nn.Identity,
-              nn.Dropout, nn.Dropout3d, nn.BatchNorm3d)
+_POINTWISE = (
+    nn.ReLU,
+    nn.ReLU6,
+    nn.GELU,
+    nn.SiLU,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.LeakyReLU,
+    nn.Hardswish,
+    nn.Identity,
+    nn.Dropout,
+    nn.Dropout3d,
+    nn.BatchNorm3d,
+)
 _CONTAINERS = (nn.Sequential, CausalResidual)
 _BUFFERED = (PhenomenologicalConv3D, CausalPool3d)
 
 
 def _check_streamable(model: nn.Module) -> None:
     for name, m in model.named_modules():
-        where = f"layer {name!r} ({type(m).__name__})" if name else f"the model ({type(m).__name__})"
+        where = (
+            f"layer {name!r} ({type(m).__name__})"
+            if name
+            else f"the model ({type(m).__name__})"
+        )
         if isinstance(m, PhenomenologicalConv3D):
             if m.protention_frames:
-                raise ValueError(f"{where} looks {m.protention_frames} frames ahead; a stream has no future frames "
-                                 "(use protention_frames=0)")
+                raise ValueError(
+                    f"{where} looks {m.protention_frames} frames ahead; a stream has no future frames "
+                    "(use protention_frames=0)"
+                )
         elif isinstance(m, nn.Conv3d):
             # One frame in must give one frame out, from that frame alone: no temporal extent, stride
             # or padding ("same" with a 1-frame kernel pads nothing; "valid" never pads).
             pad_t = 0 if isinstance(m.padding, str) else m.padding[0]
             if (m.kernel_size[0], m.stride[0], pad_t) != (1, 1, 0):
-                raise ValueError(f"{where} has temporal kernel size {m.kernel_size[0]}, stride {m.stride[0]} and "
-                                 f"padding {pad_t}; a streamed Conv3d must have 1, 1 and 0 in time (a 1-frame "
-                                 "kernel, e.g. (1, 3, 3) with padding (0, 1, 1)); use PhenomenologicalConv3D "
-                                 "for a temporal window")
+                raise ValueError(
+                    f"{where} has temporal kernel size {m.kernel_size[0]}, stride {m.stride[0]} and "
+                    f"padding {pad_t}; a streamed Conv3d must have 1, 1 and 0 in time (a 1-frame "
+                    "kernel, e.g. (1, 3, 3) with padding (0, 1, 1)); use PhenomenologicalConv3D "
+                    "for a temporal window"
+                )
         elif isinstance(m, nn.GroupNorm):
-            raise ValueError(f"{where} normalises over time; it cannot run frame by frame")
+            raise ValueError(
+                f"{where} normalises over time; it cannot run frame by frame"
+            )
         elif not isinstance(m, _POINTWISE + _CONTAINERS + _BUFFERED):
-            raise ValueError(f"{where} is not one of vidconv's causal layers, so it may see the future or the "
-                             "whole clip; streaming supports PhenomenologicalConv3D, CausalPool3d, CausalResidual, "
-                             "nn.Sequential, 1-frame Conv3d and pointwise layers")
+            raise ValueError(
+                f"{where} is not one of vidconv's causal layers, so it may see the future or the "
+                "whole clip; streaming supports PhenomenologicalConv3D, CausalPool3d, CausalResidual, "
+                "nn.Sequential, 1-frame Conv3d and pointwise layers"
+            )
 
 
 class StreamingInference:
@@ -65,7 +93,9 @@ class StreamingInference:
 
     def __init__(self, model: nn.Module) -> None:
         if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+            raise TypeError(
+                f"model must be an nn.Module, got {type(model).__name__}"
+            )
         _check_streamable(model)
         self.model = model.eval()
         self._layers = [m for m in model.modules() if isinstance(m, _BUFFERED)]
@@ -89,14 +119,21 @@ class StreamingInference:
         """Feed one frame ``(B, C, H, W)``; return the network's output at that frame."""
         check_tensor(frame, "frame", ndim=4, layout="(B, C, H, W)")
         check_like(frame, "frame", self.model, "the model")
-        if self._frame_shape is not None and tuple(frame.shape) != self._frame_shape:
-            raise ValueError(f"frame shape {tuple(frame.shape)} differs from this video's {self._frame_shape}; "
-                             "call reset() before a new video")
+        if (
+            self._frame_shape is not None
+            and tuple(frame.shape) != self._frame_shape
+        ):
+            raise ValueError(
+                f"frame shape {tuple(frame.shape)} differs from this video's {self._frame_shape}; "
+                "call reset() before a new video"
+            )
         self._frame_shape = tuple(frame.shape)
         for m in self._layers:
             m.streaming = True
         try:
-            out = self.model(frame.unsqueeze(2))  # (B, C, 1, H, W) -> (B, C_out, 1, H', W')
+            out = self.model(
+                frame.unsqueeze(2)
+            )  # (B, C, 1, H, W) -> (B, C_out, 1, H', W')
         finally:
             for m in self._layers:
                 m.streaming = False

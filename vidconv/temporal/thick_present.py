@@ -25,10 +25,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidconv._checks import (check_clip_channels, check_conv_args, check_int, check_nonnegative_int,
-                             check_positive_int, check_tensor)
-from vidconv._probe import measuring, probe_input
-from vidconv.receptive_field import empirical_receptive_field
+from vidconv.analysis._probe import measuring, probe_input
+from vidconv.analysis.receptive_field import empirical_receptive_field
+from vidconv.utils.checks import (
+    check_clip_channels,
+    check_conv_args,
+    check_int,
+    check_nonnegative_int,
+    check_positive_int,
+    check_tensor,
+)
 
 
 class PhenomenologicalConv3D(nn.Conv3d):
@@ -47,21 +53,38 @@ class PhenomenologicalConv3D(nn.Conv3d):
     (``retention * dilation``) and after the last (``protention * dilation``), so T is kept.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, retention_frames: int, protention_frames: int = 0, *,
-                 spatial_kernel_size: int = 3, dilation: int = 1, bias: bool = True) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        retention_frames: int,
+        protention_frames: int = 0,
+        *,
+        spatial_kernel_size: int = 3,
+        dilation: int = 1,
+        bias: bool = True,
+    ) -> None:
         check_conv_args(type(self).__name__, in_channels, out_channels)
         check_nonnegative_int(retention_frames, "retention_frames")
         check_nonnegative_int(protention_frames, "protention_frames")
         check_positive_int(spatial_kernel_size, "spatial_kernel_size")
         check_positive_int(dilation, "dilation")
         if spatial_kernel_size % 2 == 0:
-            raise ValueError(f"spatial_kernel_size must be odd so that H and W are kept, got {spatial_kernel_size}")
+            raise ValueError(
+                f"spatial_kernel_size must be odd so that H and W are kept, got {spatial_kernel_size}"
+            )
         self.retention_frames = retention_frames
         self.protention_frames = protention_frames
         pad = spatial_kernel_size // 2
         temporal_kernel_size = retention_frames + protention_frames + 1
-        super().__init__(in_channels, out_channels, (temporal_kernel_size, spatial_kernel_size, spatial_kernel_size),
-                         padding=(0, pad, pad), dilation=(dilation, 1, 1), bias=bias)
+        super().__init__(
+            in_channels,
+            out_channels,
+            (temporal_kernel_size, spatial_kernel_size, spatial_kernel_size),
+            padding=(0, pad, pad),
+            dilation=(dilation, 1, 1),
+            bias=bias,
+        )
         self.streaming = False  # set by vidconv.temporal.streaming: read one frame per call, remember the past
         self.stream_buffer: torch.Tensor | None = None
 
@@ -75,14 +98,24 @@ class PhenomenologicalConv3D(nn.Conv3d):
         if self.streaming:
             return self._step(x)
         future = self.protention_frames * self.dilation[0]
-        x = F.pad(x, (0, 0, 0, 0, self.past_frames, future))  # (B, C, past + T + future, H, W)
+        x = F.pad(
+            x, (0, 0, 0, 0, self.past_frames, future)
+        )  # (B, C, past + T + future, H, W)
         return super().forward(x)  # (B, C_out, T, H, W)
 
     def _step(self, x: torch.Tensor) -> torch.Tensor:
-        if self.stream_buffer is None:  # the offline layer pads the past with zeros; so does the stream
-            self.stream_buffer = x.new_zeros(x.shape[0], x.shape[1], self.past_frames, *x.shape[3:])
-        window = torch.cat([self.stream_buffer, x], dim=2)  # (B, C, past + new, H, W)
-        self.stream_buffer = window[:, :, window.shape[2] - self.past_frames:].detach()
+        if (
+            self.stream_buffer is None
+        ):  # the offline layer pads the past with zeros; so does the stream
+            self.stream_buffer = x.new_zeros(
+                x.shape[0], x.shape[1], self.past_frames, *x.shape[3:]
+            )
+        window = torch.cat(
+            [self.stream_buffer, x], dim=2
+        )  # (B, C, past + new, H, W)
+        self.stream_buffer = window[
+            :, :, window.shape[2] - self.past_frames :
+        ].detach()
         return super().forward(window)  # (B, C_out, new, H, W)
 
 
@@ -95,12 +128,24 @@ class ThickPresentConvolution(PhenomenologicalConv3D):
     many frames as the input for every thickness.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, present_thickness: int, *,
-                 spatial_kernel_size: int = 3, bias: bool = True) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        present_thickness: int,
+        *,
+        spatial_kernel_size: int = 3,
+        bias: bool = True,
+    ) -> None:
         check_positive_int(present_thickness, "present_thickness")
-        super().__init__(in_channels, out_channels, retention_frames=present_thickness // 2,
-                         protention_frames=present_thickness - 1 - present_thickness // 2,
-                         spatial_kernel_size=spatial_kernel_size, bias=bias)
+        super().__init__(
+            in_channels,
+            out_channels,
+            retention_frames=present_thickness // 2,
+            protention_frames=present_thickness - 1 - present_thickness // 2,
+            spatial_kernel_size=spatial_kernel_size,
+            bias=bias,
+        )
         self.present_thickness = present_thickness
 
 
@@ -118,19 +163,35 @@ class CausalPool3d(nn.Module):
     A NaN in the input is a NaN in every window that holds it; nothing is used as a marker.
     """
 
-    def __init__(self, temporal_kernel_size: int, spatial_kernel_size: int = 1, *,
-                 mode: Literal["max", "avg"] = "max", spatial_stride: int = 1) -> None:
+    def __init__(
+        self,
+        temporal_kernel_size: int,
+        spatial_kernel_size: int = 1,
+        *,
+        mode: Literal["max", "avg"] = "max",
+        spatial_stride: int = 1,
+    ) -> None:
         super().__init__()
-        self.temporal_kernel_size = check_positive_int(temporal_kernel_size, "temporal_kernel_size")
-        self.spatial_kernel_size = check_positive_int(spatial_kernel_size, "spatial_kernel_size")
-        self.spatial_stride = check_positive_int(spatial_stride, "spatial_stride")
+        self.temporal_kernel_size = check_positive_int(
+            temporal_kernel_size, "temporal_kernel_size"
+        )
+        self.spatial_kernel_size = check_positive_int(
+            spatial_kernel_size, "spatial_kernel_size"
+        )
+        self.spatial_stride = check_positive_int(
+            spatial_stride, "spatial_stride"
+        )
         if mode not in ("max", "avg"):
             raise ValueError(f"mode must be 'max' or 'avg', got {mode!r}")
         if spatial_kernel_size % 2 == 0:
-            raise ValueError(f"spatial_kernel_size must be odd, got {spatial_kernel_size}")
+            raise ValueError(
+                f"spatial_kernel_size must be odd, got {spatial_kernel_size}"
+            )
         self.mode = mode
         self.streaming = False
-        self.stream_buffer: torch.Tensor | None = None  # the last k - 1 input (or padding) frames
+        self.stream_buffer: torch.Tensor | None = (
+            None  # the last k - 1 input (or padding) frames
+        )
         self.stream_seen = 0  # frames of the current video seen so far: how many in a window exist
 
     @property
@@ -140,44 +201,71 @@ class CausalPool3d(nn.Module):
 
     def path_counting_twin(self) -> CausalPool3d:
         """Average pooling of the same geometry: its gradient reaches every frame of the window."""
-        return CausalPool3d(self.temporal_kernel_size, self.spatial_kernel_size, mode="avg",
-                            spatial_stride=self.spatial_stride)
+        return CausalPool3d(
+            self.temporal_kernel_size,
+            self.spatial_kernel_size,
+            mode="avg",
+            spatial_stride=self.spatial_stride,
+        )
 
     def _padding(self, x: torch.Tensor) -> torch.Tensor:
         """The ``k - 1`` frames before the first one: copies of it (max) or zeros (average)."""
-        shape = (x.shape[0], x.shape[1], self.past_frames, *x.shape[3:])  # (B, C, k - 1, H, W)
-        return x[:, :, :1].expand(shape) if self.mode == "max" else x.new_zeros(shape)
+        shape = (
+            x.shape[0],
+            x.shape[1],
+            self.past_frames,
+            *x.shape[3:],
+        )  # (B, C, k - 1, H, W)
+        return (
+            x[:, :, :1].expand(shape)
+            if self.mode == "max"
+            else x.new_zeros(shape)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         check_tensor(x, "CausalPool3d input", ndim=5, layout="(B, C, T, H, W)")
         if not self.streaming:
             past, seen = self._padding(x), 0
         else:
-            if self.stream_buffer is None:  # a new video: the same padding as offline
+            if (
+                self.stream_buffer is None
+            ):  # a new video: the same padding as offline
                 self.stream_buffer, self.stream_seen = self._padding(x), 0
             past, seen = self.stream_buffer, self.stream_seen
         window = torch.cat([past, x], dim=2)  # (B, C, k - 1 + T, H, W)
         if self.streaming:
-            self.stream_buffer = window[:, :, window.shape[2] - self.past_frames:].detach()
+            self.stream_buffer = window[
+                :, :, window.shape[2] - self.past_frames :
+            ].detach()
             self.stream_seen = seen + x.shape[2]
         k, pad = self.temporal_kernel_size, self.spatial_kernel_size // 2
         kernel = (k, self.spatial_kernel_size, self.spatial_kernel_size)
         stride = (1, self.spatial_stride, self.spatial_stride)
         if self.mode == "max":
-            return F.max_pool3d(window, kernel, stride, (0, pad, pad))  # (B, C, T, H', W')
+            return F.max_pool3d(
+                window, kernel, stride, (0, pad, pad)
+            )  # (B, C, T, H', W')
         # count_include_pad=False leaves the spatial zeros out of the divisor; the temporal zeros stay
         # in, and are corrected by the number of frames that exist in each window, min(t + 1, k).
-        mean = F.avg_pool3d(window, kernel, stride, (0, pad, pad), count_include_pad=False)  # (B, C, T, H', W')
-        existing = (torch.arange(x.shape[2], device=x.device) + seen + 1).clamp(max=k)  # (T,)
+        mean = F.avg_pool3d(
+            window, kernel, stride, (0, pad, pad), count_include_pad=False
+        )  # (B, C, T, H', W')
+        existing = (torch.arange(x.shape[2], device=x.device) + seen + 1).clamp(
+            max=k
+        )  # (T,)
         return mean * (k / existing).to(mean.dtype).view(1, 1, -1, 1, 1)
 
 
 class CausalResidual(nn.Module):
     """``body(x) + shortcut(x)``; both must keep T (and agree on C, H, W)."""
 
-    def __init__(self, body: nn.Module, shortcut: nn.Module | None = None) -> None:
+    def __init__(
+        self, body: nn.Module, shortcut: nn.Module | None = None
+    ) -> None:
         super().__init__()
-        if not isinstance(body, nn.Module) or (shortcut is not None and not isinstance(shortcut, nn.Module)):
+        if not isinstance(body, nn.Module) or (
+            shortcut is not None and not isinstance(shortcut, nn.Module)
+        ):
             raise TypeError("body and shortcut must be nn.Modules")
         self.body = body
         self.shortcut = shortcut if shortcut is not None else nn.Identity()
@@ -185,7 +273,9 @@ class CausalResidual(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         a, b = self.body(x), self.shortcut(x)
         if a.shape != b.shape:
-            raise ValueError(f"residual body gives {tuple(a.shape)} but shortcut gives {tuple(b.shape)}")
+            raise ValueError(
+                f"residual body gives {tuple(a.shape)} but shortcut gives {tuple(b.shape)}"
+            )
         return a + b
 
 
@@ -202,7 +292,9 @@ class TemporalExtent:
         return self.protention == 0
 
 
-def temporal_extent(model: nn.Module, channels: int, *, frames: int = 64, size: int = 5) -> TemporalExtent:
+def temporal_extent(
+    model: nn.Module, channels: int, *, frames: int = 64, size: int = 5
+) -> TemporalExtent:
     """Measure retention, protention and temporal receptive field of a network that keeps T.
 
     Backpropagates from the output at the middle frame (a clip of ``frames`` frames, ``size`` pixels)
@@ -210,7 +302,9 @@ def temporal_extent(model: nn.Module, channels: int, *, frames: int = 64, size: 
     twice the expected reach. ``model`` is left as it was (mode, parameters, buffers).
     """
     if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+        raise TypeError(
+            f"model must be an nn.Module, got {type(model).__name__}"
+        )
     check_positive_int(channels, "channels")
     check_positive_int(frames, "frames", minimum=3)
     check_int(size, "size", minimum=1)
@@ -219,10 +313,19 @@ def temporal_extent(model: nn.Module, channels: int, *, frames: int = 64, size: 
     with measuring(model):  # eval mode, every training flag and buffer restored
         out = model(probe_input(model, shape))
     if out.dim() != 5 or out.shape[2] != frames:
-        raise ValueError(f"temporal_extent needs a network that keeps the number of frames; {frames} in, "
-                         f"output shape {tuple(out.shape)}")
-    measured = empirical_receptive_field(model, shape, axis=0, output_index=(middle, out.shape[3] // 2, out.shape[4] // 2))
+        raise ValueError(
+            f"temporal_extent needs a network that keeps the number of frames; {frames} in, "
+            f"output shape {tuple(out.shape)}"
+        )
+    measured = empirical_receptive_field(
+        model,
+        shape,
+        axis=0,
+        output_index=(middle, out.shape[3] // 2, out.shape[4] // 2),
+    )
     first, last = measured.positions[0], measured.positions[-1]
     if first == 0 or last == frames - 1:
-        raise ValueError(f"the receptive field reaches the ends of the {frames}-frame probe; pass a larger frames=")
+        raise ValueError(
+            f"the receptive field reaches the ends of the {frames}-frame probe; pass a larger frames="
+        )
     return TemporalExtent(middle - first, last - middle, last - first + 1)

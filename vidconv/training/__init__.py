@@ -11,9 +11,37 @@
 """
 
 from vidconv.training.checkpointing import enable_checkpointing
-from vidconv.training.ddp import ShardSampler, distributed, distributed_loader, is_main, rank, world_size
-from vidconv.training.loop import autocast, evaluate, fit, save_checkpoint, topk_correct, train_one_epoch
+from vidconv.training.ddp import (
+    ShardSampler,
+    distributed,
+    distributed_loader,
+    is_main,
+    rank,
+    world_size,
+)
+from vidconv.training.loop import (
+    autocast,
+    evaluate,
+    fit,
+    save_checkpoint,
+    topk_correct,
+    train_one_epoch,
+)
 from vidconv.training.optim import param_groups
 
-__all__ = ["ShardSampler", "autocast", "distributed", "distributed_loader", "enable_checkpointing", "evaluate", "fit",
-           "is_main", "param_groups", "rank", "save_checkpoint", "topk_correct", "train_one_epoch", "world_size"]
+__all__ = [
+    "ShardSampler",
+    "autocast",
+    "distributed",
+    "distributed_loader",
+    "enable_checkpointing",
+    "evaluate",
+    "fit",
+    "is_main",
+    "param_groups",
+    "rank",
+    "save_checkpoint",
+    "topk_correct",
+    "train_one_epoch",
+    "world_size",
+]

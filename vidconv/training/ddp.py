@@ -27,10 +27,21 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
-from vidconv._checks import check_bool, check_device, check_int, check_positive_int
+from vidconv.utils.checks import (
+    check_bool,
+    check_device,
+    check_int,
+    check_positive_int,
+)
 
 # What torchrun sets in every process it starts.
-TORCHRUN_ENV = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+TORCHRUN_ENV = (
+    "RANK",
+    "LOCAL_RANK",
+    "WORLD_SIZE",
+    "MASTER_ADDR",
+    "MASTER_PORT",
+)
 
 
 def launched() -> bool:
@@ -63,15 +74,19 @@ def _env_int(name: str) -> int:
     try:
         return int(value)
     except ValueError:
-        raise ValueError(f"environment variable {name} must be an integer, got {value!r}") from None
+        raise ValueError(
+            f"environment variable {name} must be an integer, got {value!r}"
+        ) from None
 
 
 def _missing_env() -> RuntimeError:
     missing = [name for name in TORCHRUN_ENV if name not in os.environ]
-    return RuntimeError(f"distributed training needs the environment variables {list(TORCHRUN_ENV)} that torchrun "
-                        f"sets; {missing} missing. Start the script with `torchrun --nproc_per_node=N script.py` "
-                        "(or `python -m torch.distributed.run ...`), or call fit from a single process without "
-                        "RANK/WORLD_SIZE in the environment.")
+    return RuntimeError(
+        f"distributed training needs the environment variables {list(TORCHRUN_ENV)} that torchrun "
+        f"sets; {missing} missing. Start the script with `torchrun --nproc_per_node=N script.py` "
+        "(or `python -m torch.distributed.run ...`), or call fit from a single process without "
+        "RANK/WORLD_SIZE in the environment."
+    )
 
 
 def init(device: torch.device | str | None = None) -> torch.device:
@@ -90,13 +105,23 @@ def init(device: torch.device | str | None = None) -> torch.device:
     if any(name not in os.environ for name in TORCHRUN_ENV):
         raise _missing_env()
     local_rank = _env_int("LOCAL_RANK")
-    device = check_device(device if device is not None else "cuda" if torch.cuda.is_available() else "cpu")
+    device = check_device(
+        device
+        if device is not None
+        else "cuda"
+        if torch.cuda.is_available()
+        else "cpu"
+    )
     if device.type not in ("cuda", "cpu"):
-        raise ValueError(f"distributed training runs on CUDA GPUs (NCCL) or the CPU (gloo), got device {str(device)!r}")
+        raise ValueError(
+            f"distributed training runs on CUDA GPUs (NCCL) or the CPU (gloo), got device {str(device)!r}"
+        )
     if device.type == "cuda":
         if local_rank >= torch.cuda.device_count():
-            raise ValueError(f"LOCAL_RANK={local_rank} but this machine has {torch.cuda.device_count()} GPU(s): "
-                             "start at most one process per GPU (--nproc_per_node)")
+            raise ValueError(
+                f"LOCAL_RANK={local_rank} but this machine has {torch.cuda.device_count()} GPU(s): "
+                "start at most one process per GPU (--nproc_per_node)"
+            )
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
@@ -114,8 +139,12 @@ def unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, DistributedDataParallel) else model
 
 
-def distributed(model: nn.Module, device: torch.device | str | None = None, *,
-                sync_batchnorm: bool = False) -> tuple[DistributedDataParallel, torch.device]:
+def distributed(
+    model: nn.Module,
+    device: torch.device | str | None = None,
+    *,
+    sync_batchnorm: bool = False,
+) -> tuple[DistributedDataParallel, torch.device]:
     """Join the process group (:func:`init`), move ``model`` to this process's device and wrap it in DDP.
 
     The parameters stay the same objects, so an optimizer made before the call keeps working.
@@ -124,7 +153,9 @@ def distributed(model: nn.Module, device: torch.device | str | None = None, *,
     Returns ``(ddp_model, device)``.
     """
     if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+        raise TypeError(
+            f"model must be an nn.Module, got {type(model).__name__}"
+        )
     check_bool(sync_batchnorm, "sync_batchnorm")
     if not (launched() or is_distributed()):
         raise _missing_env()
@@ -133,22 +164,34 @@ def distributed(model: nn.Module, device: torch.device | str | None = None, *,
         return model, device
     if sync_batchnorm:
         if device.type != "cuda":
-            raise ValueError("sync_batchnorm=True needs CUDA GPUs: PyTorch's SyncBatchNorm does not run on the CPU")
-        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # same Parameter objects
+            raise ValueError(
+                "sync_batchnorm=True needs CUDA GPUs: PyTorch's SyncBatchNorm does not run on the CPU"
+            )
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(
+            model
+        )  # same Parameter objects
     model.to(device)
-    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None), device
+    return DistributedDataParallel(
+        model, device_ids=[device.index] if device.type == "cuda" else None
+    ), device
 
 
 def _comm_device() -> torch.device:
     """Where collective tensors live: the GPU for NCCL, the CPU for gloo."""
-    return torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+    return (
+        torch.device("cuda", torch.cuda.current_device())
+        if dist.get_backend() == "nccl"
+        else torch.device("cpu")
+    )
 
 
 def all_sum(values: Sequence[float]) -> list[float]:
     """Each value summed over every process (float64, so counts stay exact); unchanged in one process."""
     if not is_distributed():
         return list(values)
-    total = torch.tensor(list(values), dtype=torch.float64, device=_comm_device())
+    total = torch.tensor(
+        list(values), dtype=torch.float64, device=_comm_device()
+    )
     dist.all_reduce(total)
     return total.tolist()
 
@@ -157,12 +200,16 @@ def all_equal(value: int, what: str) -> None:
     """Stop with a ValueError on every process unless ``value`` is the same on all of them."""
     if not is_distributed():
         return
-    values = torch.zeros(world_size(), dtype=torch.float64, device=_comm_device())
+    values = torch.zeros(
+        world_size(), dtype=torch.float64, device=_comm_device()
+    )
     values[rank()] = value
     dist.all_reduce(values)
     if len(set(values.tolist())) > 1:
-        raise ValueError(f"{what} differs between processes: {[int(v) for v in values.tolist()]} by rank. DDP needs "
-                         "the same number of steps on every process (a DistributedSampler gives that)")
+        raise ValueError(
+            f"{what} differs between processes: {[int(v) for v in values.tolist()]} by rank. DDP needs "
+            "the same number of steps on every process (a DistributedSampler gives that)"
+        )
 
 
 def agree(error: BaseException | None, where: str) -> None:
@@ -183,8 +230,10 @@ def agree(error: BaseException | None, where: str) -> None:
         raise error
     ranks = failed.nonzero().flatten().tolist()
     if ranks:
-        raise RuntimeError(f"{where}: the process(es) of rank {ranks} stopped with an error (see their output); "
-                           f"rank {rank()} stops with them")
+        raise RuntimeError(
+            f"{where}: the process(es) of rank {ranks} stopped with an error (see their output); "
+            f"rank {rank()} stops with them"
+        )
 
 
 def barrier() -> None:
@@ -193,7 +242,9 @@ def barrier() -> None:
         dist.barrier()
 
 
-def all_merge(sums: dict[Any, Any], labels: dict[Any, Any]) -> tuple[dict[Any, Any], dict[Any, Any]]:
+def all_merge(
+    sums: dict[Any, Any], labels: dict[Any, Any]
+) -> tuple[dict[Any, Any], dict[Any, Any]]:
     """Per-key sums (a video's softmax over its clips) and labels merged over every process.
 
     The parts are added in rank order, so every process ends with the same numbers; unchanged in one process.
@@ -218,14 +269,31 @@ class ShardSampler(Sampler[int]):
     so sums over all processes count every sample exactly once (shards may differ in length by one).
     """
 
-    def __init__(self, dataset: Dataset, num_replicas: int | None = None, rank: int | None = None) -> None:
+    def __init__(
+        self,
+        dataset: Dataset,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+    ) -> None:
         if not hasattr(dataset, "__len__"):
-            raise TypeError(f"dataset must have a length (a map-style Dataset), got {type(dataset).__name__}")
+            raise TypeError(
+                f"dataset must have a length (a map-style Dataset), got {type(dataset).__name__}"
+            )
         self.dataset = dataset
-        self.num_replicas = world_size() if num_replicas is None else check_int(num_replicas, "num_replicas", minimum=1)
-        self.rank = (dist.get_rank() if is_distributed() else 0) if rank is None else check_int(rank, "rank", minimum=0)
+        self.num_replicas = (
+            world_size()
+            if num_replicas is None
+            else check_int(num_replicas, "num_replicas", minimum=1)
+        )
+        self.rank = (
+            (dist.get_rank() if is_distributed() else 0)
+            if rank is None
+            else check_int(rank, "rank", minimum=0)
+        )
         if self.rank >= self.num_replicas:
-            raise ValueError(f"rank must be < num_replicas={self.num_replicas}, got {self.rank}")
+            raise ValueError(
+                f"rank must be < num_replicas={self.num_replicas}, got {self.rank}"
+            )
 
     def __iter__(self):
         return iter(range(self.rank, len(self.dataset), self.num_replicas))
@@ -234,8 +302,15 @@ class ShardSampler(Sampler[int]):
         return len(range(self.rank, len(self.dataset), self.num_replicas))
 
 
-def distributed_loader(dataset: Dataset, batch_size: int, *, train: bool, seed: int = 0, drop_last: bool = False,
-                       **loader_kwargs: Any) -> DataLoader:
+def distributed_loader(
+    dataset: Dataset,
+    batch_size: int,
+    *,
+    train: bool,
+    seed: int = 0,
+    drop_last: bool = False,
+    **loader_kwargs: Any,
+) -> DataLoader:
     """A DataLoader for this process's share of ``dataset``; ``batch_size`` is the *global* batch.
 
     ``batch_size`` must be divisible by the number of processes: each reads ``batch_size // N`` clips
@@ -245,20 +320,42 @@ def distributed_loader(dataset: Dataset, batch_size: int, *, train: bool, seed: 
     is an ordinary loader in the same order as ``N`` processes read together.
     """
     if not hasattr(dataset, "__len__"):
-        raise TypeError(f"dataset must be a map-style Dataset with a length, got {type(dataset).__name__}")
+        raise TypeError(
+            f"dataset must be a map-style Dataset with a length, got {type(dataset).__name__}"
+        )
     batch_size = check_positive_int(batch_size, "batch_size")
     check_bool(train, "train")
     seed = check_int(seed, "seed", minimum=0)
     n = world_size()
     if batch_size % n:
-        raise ValueError(f"batch_size is the global batch, split evenly over the {n} processes, so it must be "
-                         f"divisible by {n}; got {batch_size}")
+        raise ValueError(
+            f"batch_size is the global batch, split evenly over the {n} processes, so it must be "
+            f"divisible by {n}; got {batch_size}"
+        )
     for key in ("sampler", "batch_sampler", "shuffle", "batch_size"):
         if key in loader_kwargs:
-            raise TypeError(f"distributed_loader chooses {key} itself; do not pass it")
-    sampler = (DistributedSampler(dataset, num_replicas=n, rank=rank(), shuffle=True, seed=seed, drop_last=drop_last)
-               if train else ShardSampler(dataset))
-    return DataLoader(dataset, batch_size=batch_size // n, sampler=sampler, drop_last=drop_last, **loader_kwargs)
+            raise TypeError(
+                f"distributed_loader chooses {key} itself; do not pass it"
+            )
+    sampler = (
+        DistributedSampler(
+            dataset,
+            num_replicas=n,
+            rank=rank(),
+            shuffle=True,
+            seed=seed,
+            drop_last=drop_last,
+        )
+        if train
+        else ShardSampler(dataset)
+    )
+    return DataLoader(
+        dataset,
+        batch_size=batch_size // n,
+        sampler=sampler,
+        drop_last=drop_last,
+        **loader_kwargs,
+    )
 
 
 def check_sharded(loader: object, name: str, *, train: bool) -> None:
@@ -266,21 +363,38 @@ def check_sharded(loader: object, name: str, *, train: bool) -> None:
     if not is_distributed():
         return
     sampler = getattr(loader, "sampler", None)
-    allowed = (DistributedSampler,) if train else (DistributedSampler, ShardSampler)
-    how = ("a DataLoader with sampler=DistributedSampler(dataset)" + ("" if train else " or ShardSampler(dataset)")
-           + " (vidconv.training.ddp.distributed_loader builds one)")
+    allowed = (
+        (DistributedSampler,) if train else (DistributedSampler, ShardSampler)
+    )
+    how = (
+        "a DataLoader with sampler=DistributedSampler(dataset)"
+        + ("" if train else " or ShardSampler(dataset)")
+        + " (vidconv.training.ddp.distributed_loader builds one)"
+    )
     if not isinstance(loader, DataLoader):
-        raise TypeError(f"{name}: under torchrun ({world_size()} processes) each process must read its own share of "
-                        f"the data, through {how}; got {type(loader).__name__}")
+        raise TypeError(
+            f"{name}: under torchrun ({world_size()} processes) each process must read its own share of "
+            f"the data, through {how}; got {type(loader).__name__}"
+        )
     if not isinstance(sampler, allowed):
-        raise ValueError(f"{name}: under torchrun ({world_size()} processes) each process must read its own share of "
-                         f"the data, through {how}; got a DataLoader with sampler {type(sampler).__name__}, so every "
-                         "process would read the whole dataset")
+        raise ValueError(
+            f"{name}: under torchrun ({world_size()} processes) each process must read its own share of "
+            f"the data, through {how}; got a DataLoader with sampler {type(sampler).__name__}, so every "
+            "process would read the whole dataset"
+        )
     if sampler.num_replicas != world_size() or sampler.rank != rank():
-        raise ValueError(f"{name}: the sampler splits the data for rank {sampler.rank} of {sampler.num_replicas}, "
-                         f"but this process is rank {rank()} of {world_size()}")
-    if not train and isinstance(sampler, DistributedSampler) and not sampler.drop_last \
-            and len(sampler.dataset) % world_size():
-        raise ValueError(f"{name}: a DistributedSampler pads {len(sampler.dataset)} samples to a multiple of "
-                         f"{world_size()} by repeating some, which would count them twice in the metrics; evaluate "
-                         "with ShardSampler(dataset) (distributed_loader(..., train=False))")
+        raise ValueError(
+            f"{name}: the sampler splits the data for rank {sampler.rank} of {sampler.num_replicas}, "
+            f"but this process is rank {rank()} of {world_size()}"
+        )
+    if (
+        not train
+        and isinstance(sampler, DistributedSampler)
+        and not sampler.drop_last
+        and len(sampler.dataset) % world_size()
+    ):
+        raise ValueError(
+            f"{name}: a DistributedSampler pads {len(sampler.dataset)} samples to a multiple of "
+            f"{world_size()} by repeating some, which would count them twice in the metrics; evaluate "
+            "with ShardSampler(dataset) (distributed_loader(..., train=False))"
+        )

@@ -27,8 +27,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from vidconv._checks import check_device, check_int, check_positive_int, check_shape
-from vidconv.table import Table
+from vidconv.utils.checks import (
+    check_device,
+    check_int,
+    check_positive_int,
+    check_shape,
+)
+from vidconv.utils.table import Table
 
 
 def _sync(device: torch.device) -> None:
@@ -36,8 +41,15 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _time_steps(model: DistributedDataParallel, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-                device: torch.device, steps: int, warmup: int) -> dict[bool, list[float]]:
+def _time_steps(
+    model: DistributedDataParallel,
+    opt: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    device: torch.device,
+    steps: int,
+    warmup: int,
+) -> dict[bool, list[float]]:
     """Seconds per step with and without the gradient all-reduce, alternating step by step so that a
     change in the machine's load during the measurement touches both alike."""
     times: dict[bool, list[float]] = {True: [], False: []}
@@ -47,9 +59,13 @@ def _time_steps(model: DistributedDataParallel, opt: torch.optim.Optimizer, x: t
             start = time.perf_counter()
             opt.zero_grad(set_to_none=True)
             if sync_gradients:
-                F.cross_entropy(model(x), y).backward()  # DDP all-reduces gradient buckets during backward
+                F.cross_entropy(
+                    model(x), y
+                ).backward()  # DDP all-reduces gradient buckets during backward
             else:
-                with model.no_sync():  # gradients stay local: the step without communication
+                with (
+                    model.no_sync()
+                ):  # gradients stay local: the step without communication
                     F.cross_entropy(model(x), y).backward()
             opt.step()
             _sync(device)
@@ -58,28 +74,62 @@ def _time_steps(model: DistributedDataParallel, opt: torch.optim.Optimizer, x: t
     return times
 
 
-def _measure(rank: int, group: dist.ProcessGroup, build: Callable[[], nn.Module], shape: tuple[int, ...],
-             steps: int, warmup: int, device: torch.device) -> dict[str, float]:
+def _measure(
+    rank: int,
+    group: dist.ProcessGroup,
+    build: Callable[[], nn.Module],
+    shape: tuple[int, ...],
+    steps: int,
+    warmup: int,
+    device: torch.device,
+) -> dict[str, float]:
     torch.manual_seed(0)
-    model = DistributedDataParallel(build().to(device), device_ids=[device.index] if device.type == "cuda" else None,
-                                    process_group=group)
+    model = DistributedDataParallel(
+        build().to(device),
+        device_ids=[device.index] if device.type == "cuda" else None,
+        process_group=group,
+    )
     opt = torch.optim.SGD(model.parameters(), lr=1e-3)
-    gen = torch.Generator().manual_seed(rank)  # each process its own clips, as with a DistributedSampler
+    gen = torch.Generator().manual_seed(
+        rank
+    )  # each process its own clips, as with a DistributedSampler
     x = torch.randn(shape, generator=gen).to(device)
     with torch.no_grad():
         classes = model.module(x[:1]).shape[1]
     y = torch.randint(0, classes, (shape[0],), generator=gen).to(device)
     timed = {}
-    for sync_gradients, seconds in _time_steps(model, opt, x, y, device, steps, warmup).items():
+    for sync_gradients, seconds in _time_steps(
+        model, opt, x, y, device, steps, warmup
+    ).items():
         times = torch.tensor(seconds, dtype=torch.float64, device=device)
-        dist.all_reduce(times, op=dist.ReduceOp.MAX, group=group)  # a step lasts until its slowest process is done
+        dist.all_reduce(
+            times, op=dist.ReduceOp.MAX, group=group
+        )  # a step lasts until its slowest process is done
         timed[sync_gradients] = statistics.median(times.tolist())
-    grad_bytes = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
-    return {"step": timed[True], "no_sync": timed[False], "grad_bytes": grad_bytes}
+    grad_bytes = sum(
+        p.numel() * p.element_size()
+        for p in model.parameters()
+        if p.requires_grad
+    )
+    return {
+        "step": timed[True],
+        "no_sync": timed[False],
+        "grad_bytes": grad_bytes,
+    }
 
 
-def _worker(rank: int, world: int, store: str, build: Callable[[], nn.Module], shape: tuple[int, ...],
-            nprocs: list[int], steps: int, warmup: int, cuda: bool, queue) -> None:
+def _worker(
+    rank: int,
+    world: int,
+    store: str,
+    build: Callable[[], nn.Module],
+    shape: tuple[int, ...],
+    nprocs: list[int],
+    steps: int,
+    warmup: int,
+    cuda: bool,
+    queue,
+) -> None:
     """One of ``max(nprocs)`` processes; for each count n, ranks 0..n-1 train together while the others
     wait, idle, at a barrier. Rank 0 puts each result on ``queue``. Starting the processes once (not
     once per count) saves a second of Python and torch start-up per count."""
@@ -88,14 +138,27 @@ def _worker(rank: int, world: int, store: str, build: Callable[[], nn.Module], s
         torch.cuda.set_device(device)
     else:
         device = torch.device("cpu")
-        torch.set_num_threads(1)  # one core per process stands in for one GPU per process
-    dist.init_process_group("nccl" if cuda else "gloo", init_method=f"file://{store}", rank=rank, world_size=world)
+        torch.set_num_threads(
+            1
+        )  # one core per process stands in for one GPU per process
+    dist.init_process_group(
+        "nccl" if cuda else "gloo",
+        init_method=f"file://{store}",
+        rank=rank,
+        world_size=world,
+    )
     try:
         for n in nprocs:
             # every process takes part in creating every group, even one it is not in
-            group = dist.group.WORLD if n == world else dist.new_group(list(range(n)))
+            group = (
+                dist.group.WORLD
+                if n == world
+                else dist.new_group(list(range(n)))
+            )
             if rank < n:
-                result = _measure(rank, group, build, shape, steps, warmup, device)
+                result = _measure(
+                    rank, group, build, shape, steps, warmup, device
+                )
                 if rank == 0:
                     queue.put(result)
             dist.barrier()
@@ -103,8 +166,15 @@ def _worker(rank: int, world: int, store: str, build: Callable[[], nn.Module], s
         dist.destroy_process_group()
 
 
-def ddp_step_time(build: Callable[[], nn.Module], shape: Sequence[int], *, nprocs: Sequence[int] = (1, 2),
-                  device: torch.device | str = "cpu", steps: int = 5, warmup: int = 2) -> Table:
+def ddp_step_time(
+    build: Callable[[], nn.Module],
+    shape: Sequence[int],
+    *,
+    nprocs: Sequence[int] = (1, 2),
+    device: torch.device | str = "cpu",
+    steps: int = 5,
+    warmup: int = 2,
+) -> Table:
     """Median time of one SGD step of ``build()`` under DDP for each process count in ``nprocs``.
 
     ``build`` must be picklable (a module-level function or a ``functools.partial`` of one): every
@@ -114,35 +184,74 @@ def ddp_step_time(build: Callable[[], nn.Module], shape: Sequence[int], *, nproc
     throughput (clips/s), speed-up over one process and scaling efficiency (speed-up / processes).
     """
     if not callable(build):
-        raise TypeError(f"build must be a callable that returns an nn.Module, got {type(build).__name__}")
+        raise TypeError(
+            f"build must be a callable that returns an nn.Module, got {type(build).__name__}"
+        )
     shape = check_shape(shape, "shape", ndim=5)
     device = check_device(device)
     if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'cpu' (gloo) or 'cuda' (NCCL), got {str(device)!r}")
+        raise ValueError(
+            f"device must be 'cpu' (gloo) or 'cuda' (NCCL), got {str(device)!r}"
+        )
     if isinstance(nprocs, (int, str)) or not nprocs:
-        raise TypeError(f"nprocs must be a non-empty sequence of process counts such as (1, 2), got {nprocs!r}")
+        raise TypeError(
+            f"nprocs must be a non-empty sequence of process counts such as (1, 2), got {nprocs!r}"
+        )
     nprocs = [check_int(n, "nprocs entry", minimum=1) for n in nprocs]
     if nprocs[0] != 1:
-        raise ValueError(f"nprocs must start with 1, the reference of the ratios, got {nprocs}")
-    available = torch.cuda.device_count() if device.type == "cuda" else (os.cpu_count() or 1)
+        raise ValueError(
+            f"nprocs must start with 1, the reference of the ratios, got {nprocs}"
+        )
+    available = (
+        torch.cuda.device_count()
+        if device.type == "cuda"
+        else (os.cpu_count() or 1)
+    )
     if max(nprocs) > available:
-        unit = "GPUs" if device.type == "cuda" else "CPU cores (one thread per process)"
-        raise ValueError(f"nprocs asks for {max(nprocs)} processes but this machine has {available} {unit}")
+        unit = (
+            "GPUs"
+            if device.type == "cuda"
+            else "CPU cores (one thread per process)"
+        )
+        raise ValueError(
+            f"nprocs asks for {max(nprocs)} processes but this machine has {available} {unit}"
+        )
     steps = check_positive_int(steps, "steps")
     warmup = check_int(warmup, "warmup", minimum=0)
     queue = mp.get_context("spawn").SimpleQueue()
-    with tempfile.TemporaryDirectory() as tmp:  # the file rendezvous: no port to find or collide on
-        mp.start_processes(_worker, args=(max(nprocs), os.path.join(tmp, "store"), build, shape, nprocs, steps,
-                                          warmup, device.type == "cuda", queue), nprocs=max(nprocs),
-                           start_method="spawn")
+    with (
+        tempfile.TemporaryDirectory() as tmp
+    ):  # the file rendezvous: no port to find or collide on
+        mp.start_processes(
+            _worker,
+            args=(
+                max(nprocs),
+                os.path.join(tmp, "store"),
+                build,
+                shape,
+                nprocs,
+                steps,
+                warmup,
+                device.type == "cuda",
+                queue,
+            ),
+            nprocs=max(nprocs),
+            start_method="spawn",
+        )
     rows = []
     for n in nprocs:
         result = queue.get()
         clips = n * shape[0]
-        rows.append({"processes": n, "clips / step": clips, "ms / step": round(1e3 * result["step"], 2),
-                     "ms, no all-reduce": round(1e3 * result["no_sync"], 2),
-                     "gradient MiB": round(result["grad_bytes"] / 2**20, 3),
-                     "clips / s": round(clips / result["step"], 1)})
+        rows.append(
+            {
+                "processes": n,
+                "clips / step": clips,
+                "ms / step": round(1e3 * result["step"], 2),
+                "ms, no all-reduce": round(1e3 * result["no_sync"], 2),
+                "gradient MiB": round(result["grad_bytes"] / 2**20, 3),
+                "clips / s": round(clips / result["step"], 1),
+            }
+        )
     for row in rows:
         row["speed-up"] = round(row["clips / s"] / rows[0]["clips / s"], 2)
         row["efficiency"] = round(row["speed-up"] / row["processes"], 2)

@@ -17,14 +17,22 @@ __all__ = ["available", "load"]
 
 def available() -> list[str]:
     """Names of the shipped measurements (file names without ``.json``), sorted."""
-    return sorted(f.name[:-5] for f in resources.files(__name__).iterdir() if f.name.endswith(".json"))
+    return sorted(
+        f.name[:-5]
+        for f in resources.files(__name__).iterdir()
+        if f.name.endswith(".json")
+    )
 
 
 def load(name: str) -> dict[str, Any]:
     """The measurement ``name`` (see :func:`available`) as the dict its benchmark script wrote."""
     if not isinstance(name, str):
-        raise TypeError(f"name must be a str, one of {available()}, got {type(name).__name__}")
+        raise TypeError(
+            f"name must be a str, one of {available()}, got {type(name).__name__}"
+        )
     names = available()
     if name not in names:
         raise ValueError(f"name must be one of {names}, got {name!r}")
-    return json.loads(resources.files(__name__).joinpath(f"{name}.json").read_text())
+    return json.loads(
+        resources.files(__name__).joinpath(f"{name}.json").read_text()
+    )

@@ -17,12 +17,27 @@ from __future__ import annotations
 import json
 from importlib import resources
 
-from vidconv.experiments.studies.runner import (Setting, Study, per_arm,
-                                                provenance_line, reproduce,
-                                                run_study)
+from vidconv.experiments.studies.runner import (
+    Setting,
+    Study,
+    per_arm,
+    provenance_line,
+    reproduce,
+    run_study,
+)
 
-__all__ = ["Setting", "Study", "get", "load", "names", "per_arm",
-           "provenance_line", "reproduce", "run", "stored"]
+__all__ = [
+    "Setting",
+    "Study",
+    "get",
+    "load",
+    "names",
+    "per_arm",
+    "provenance_line",
+    "reproduce",
+    "run",
+    "stored",
+]
 
 
 def _all() -> dict[str, Study]:
@@ -42,11 +57,14 @@ def get(name: str) -> Study:
     """The study called ``name``; a ValueError lists the valid names."""
     studies = _all()
     if not isinstance(name, str):
-        raise TypeError(f"name must be a str, one of {list(studies)}, "
-                        f"got {type(name).__name__}")
+        raise TypeError(
+            f"name must be a str, one of {list(studies)}, "
+            f"got {type(name).__name__}"
+        )
     if name not in studies:
-        raise ValueError(f"no study {name!r}; the studies are "
-                         f"{', '.join(studies)}")
+        raise ValueError(
+            f"no study {name!r}; the studies are {', '.join(studies)}"
+        )
     return studies[name]
 
 
@@ -65,7 +83,9 @@ def load(name: str) -> dict:
     """The stored full result of study ``name`` (see :func:`stored`)."""
     get(name)
     if name not in stored():
-        raise ValueError(f"study {name!r} has no stored result; stored: "
-                         f"{', '.join(stored()) or 'none'}")
+        raise ValueError(
+            f"study {name!r} has no stored result; stored: "
+            f"{', '.join(stored()) or 'none'}"
+        )
     text = resources.files(__name__).joinpath("stored", f"{name}.json")
     return json.loads(text.read_text())

@@ -22,13 +22,13 @@ from functools import partial
 
 from torch.utils.data import TensorDataset
 
-from vidconv.blocks import Conv2Plus1d, FullConv3d, midplanes_for_2plus1d
-from vidconv.counting import count_parameters
+from vidconv.analysis.counting import count_parameters
 from vidconv.data.synthetic import RotatingBlobs
-from vidconv.experiments.c3d_depth import clip_tensors
-from vidconv.experiments.r2plus1d_vs_r3d import matched_widths, miniature
+from vidconv.experiments.c3d.depth import clip_tensors
+from vidconv.experiments.r2plus1d.vs_r3d import matched_widths, miniature
 from vidconv.experiments.studies.protocol import Budget, Splits
 from vidconv.experiments.studies.runner import Setting, Study
+from vidconv.layers.blocks import Conv2Plus1d, midplanes_for_2plus1d
 from vidconv.models.resnet import BasicBlock, R2Plus1dStem, VideoResNet
 
 WIDTHS = (4, 8, 16, 32)
@@ -44,8 +44,14 @@ class Conv2Plus1dPerConv(Conv2Plus1d):
     weights of the full 3x3x3 conv it replaces.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, *,
-                 mid_channels: int | None = None, stride: int = 1) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        mid_channels: int | None = None,
+        stride: int = 1,
+    ) -> None:
         del mid_channels  # the point of this builder: each conv its own M
         super().__init__(in_channels, out_channels, stride=stride)
 
@@ -53,9 +59,14 @@ class Conv2Plus1dPerConv(Conv2Plus1d):
 def per_conv_miniature(widths=WIDTHS, layers=(1, 1, 1, 1)) -> VideoResNet:
     """An R(2+1)D miniature at R3D's widths, every conv at its own M."""
     stem_mid = midplanes_for_2plus1d(3, widths[0], 3, 7)
-    return VideoResNet(BasicBlock, [Conv2Plus1dPerConv] * 4, layers,
-                       partial(R2Plus1dStem, widths[0], mid_channels=stem_mid),
-                       num_classes=CLASSES, widths=widths)
+    return VideoResNet(
+        BasicBlock,
+        [Conv2Plus1dPerConv] * 4,
+        layers,
+        partial(R2Plus1dStem, widths[0], mid_channels=stem_mid),
+        num_classes=CLASSES,
+        widths=widths,
+    )
 
 
 def splits(train: int = 256, val: int = 128, test: int = 256) -> Splits:
@@ -65,23 +76,33 @@ def splits(train: int = 256, val: int = 128, test: int = 256) -> Splits:
     clips of seed 0 are held out from training; test clips are seed 1's.
     """
     clips, labels = clip_tensors(
-        RotatingBlobs(train + val, seed=0, **CLIPS)).tensors
+        RotatingBlobs(train + val, seed=0, **CLIPS)
+    ).tensors
     test_set = clip_tensors(RotatingBlobs(test, seed=1, **CLIPS))
-    return Splits(TensorDataset(clips[:train], labels[:train]),
-                  TensorDataset(clips[train:], labels[train:]), test_set)
+    return Splits(
+        TensorDataset(clips[:train], labels[:train]),
+        TensorDataset(clips[train:], labels[train:]),
+        test_set,
+    )
 
 
 def _equal(layers=(1, 1, 1, 1)) -> dict:
     wide = matched_widths(WIDTHS, layers=layers, num_classes=CLASSES)
-    return {"R3D": partial(miniature, "R3D", WIDTHS, layers=layers,
-                           num_classes=CLASSES),
-            "R(2+1)D": partial(miniature, "R(2+1)D", wide, layers=layers,
-                               num_classes=CLASSES)}
+    return {
+        "R3D": partial(
+            miniature, "R3D", WIDTHS, layers=layers, num_classes=CLASSES
+        ),
+        "R(2+1)D": partial(
+            miniature, "R(2+1)D", wide, layers=layers, num_classes=CLASSES
+        ),
+    }
 
 
 def _per_conv() -> dict:
-    return {"R3D": partial(miniature, "R3D", WIDTHS, num_classes=CLASSES),
-            "R(2+1)D per-conv M": per_conv_miniature}
+    return {
+        "R3D": partial(miniature, "R3D", WIDTHS, num_classes=CLASSES),
+        "R(2+1)D per-conv M": per_conv_miniature,
+    }
 
 
 def _describe(arms) -> dict:
@@ -89,34 +110,56 @@ def _describe(arms) -> dict:
     out = {}
     for name, build in arms().items():
         net = build()
-        out[name] = {"parameters": count_parameters(net),
-                     "widths": list(net.widths)}
+        out[name] = {
+            "parameters": count_parameters(net),
+            "widths": list(net.widths),
+        }
     return out
 
 
-QUICK = Setting(seeds=(0,), lr_grid=(3e-3,),
-                budget=Budget(max_epochs=6, patience=2, min_epochs=6))
+QUICK = Setting(
+    seeds=(0,),
+    lr_grid=(3e-3,),
+    budget=Budget(max_epochs=6, patience=2, min_epochs=6),
+)
 # Half-decade steps from 1e-3 to 1e-1: in earlier full runs the arms chose
 # 1e-2 and then 3e-2, each time the grid's largest rate, so the grid was
 # widened until no choice sits at its upper edge.
 # Ten seeds: with five, the arms' test top-1 differed by less than 3 points
 # (both at the ceiling), where a difference needs ten to be read.
-FULL = Setting(seeds=tuple(range(10)),
-               lr_grid=(1e-3, 3e-3, 1e-2, 3e-2, 1e-1),
-               budget=Budget(max_epochs=30, patience=5, min_epochs=10))
+FULL = Setting(
+    seeds=tuple(range(10)),
+    lr_grid=(1e-3, 3e-3, 1e-2, 3e-2, 1e-1),
+    budget=Budget(max_epochs=30, patience=5, min_epochs=10),
+)
 QUESTION = "R3D vs R(2+1)D at equal parameters"
 
 STUDIES = [
-    Study("r2plus1d-equal-parameters", "05",
-          QUESTION + " (R(2+1)D widened)", _equal, splits,
-          {"quick": QUICK, "full": FULL}, partial(_describe, _equal)),
-    Study("r2plus1d-per-conv-midplanes", "05",
-          "R3D vs R(2+1)D at the same widths, eq. 5's M per conv",
-          _per_conv, splits,
-          {"quick": QUICK, "full": FULL}, partial(_describe, _per_conv)),
-    Study("r2plus1d-deeper", "05",
-          QUESTION + ", two blocks per stage",
-          partial(_equal, (2, 2, 2, 2)), splits,
-          {"quick": QUICK, "full": FULL},
-          partial(_describe, partial(_equal, (2, 2, 2, 2)))),
+    Study(
+        "r2plus1d-equal-parameters",
+        "05",
+        QUESTION + " (R(2+1)D widened)",
+        _equal,
+        splits,
+        {"quick": QUICK, "full": FULL},
+        partial(_describe, _equal),
+    ),
+    Study(
+        "r2plus1d-per-conv-midplanes",
+        "05",
+        "R3D vs R(2+1)D at the same widths, eq. 5's M per conv",
+        _per_conv,
+        splits,
+        {"quick": QUICK, "full": FULL},
+        partial(_describe, _per_conv),
+    ),
+    Study(
+        "r2plus1d-deeper",
+        "05",
+        QUESTION + ", two blocks per stage",
+        partial(_equal, (2, 2, 2, 2)),
+        splits,
+        {"quick": QUICK, "full": FULL},
+        partial(_describe, partial(_equal, (2, 2, 2, 2))),
+    ),
 ]

@@ -27,10 +27,14 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from vidconv._checks import check_device
-from vidconv.device import one_cpu_thread
-from vidconv.experiments.studies.protocol import (Budget, Splits, choose_lr,
-                                                  run_once)
+from vidconv.experiments.studies.protocol import (
+    Budget,
+    Splits,
+    choose_lr,
+    run_once,
+)
+from vidconv.utils.checks import check_device
+from vidconv.utils.device import one_cpu_thread
 
 SETTINGS = ("quick", "full")
 
@@ -53,8 +57,10 @@ class Setting:
         if not self.seeds or not self.lr_grid:
             raise ValueError("a Setting needs at least one seed and one rate")
         if self.lr_seed in self.seeds:
-            raise ValueError(f"lr_seed {self.lr_seed} must not be one of "
-                             f"the seeds {self.seeds}")
+            raise ValueError(
+                f"lr_seed {self.lr_seed} must not be one of "
+                f"the seeds {self.seeds}"
+            )
 
 
 @dataclass(frozen=True)
@@ -82,9 +88,16 @@ def _git_commit(package: pathlib.Path) -> str | None:
     A probe that fails or times out is said, not taken for clean: a stored
     result must never claim a commit its code did not come from.
     """
+
     def git(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["git", *args], cwd=package, timeout=120,
-                              capture_output=True, text=True)
+        return subprocess.run(
+            ["git", *args],
+            cwd=package,
+            timeout=120,
+            capture_output=True,
+            text=True,
+        )
+
     try:
         head = git("rev-parse", "HEAD")
     except (OSError, subprocess.SubprocessError):
@@ -101,8 +114,9 @@ def _git_commit(package: pathlib.Path) -> str | None:
     return commit + "-dirty" if changed.stdout.strip() else commit
 
 
-def provenance(command: str | None, seconds: float,
-               device: torch.device) -> dict:
+def provenance(
+    command: str | None, seconds: float, device: torch.device
+) -> dict:
     """Who ran what, where and when: enough to run it again."""
     try:
         version = importlib.metadata.version("vidconv")
@@ -112,23 +126,36 @@ def provenance(command: str | None, seconds: float,
     cpu = platform.processor() or platform.machine()
     if os.path.exists("/proc/cpuinfo"):
         with open("/proc/cpuinfo") as f:
-            names = [ln.split(":", 1)[1].strip() for ln in f
-                     if ln.startswith("model name")]
+            names = [
+                ln.split(":", 1)[1].strip()
+                for ln in f
+                if ln.startswith("model name")
+            ]
         cpu = names[0] if names else cpu
-    gpu = (torch.cuda.get_device_name(device) if device.type == "cuda"
-           else None)
-    return {"command": command or " ".join(sys.argv),
-            "vidconv": version, "git_commit": commit,
-            "torch": torch.__version__, "cpu": cpu,
-            "cpu_cores": os.cpu_count(), "threads": torch.get_num_threads(),
-            "gpu": gpu, "device": str(device),
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "wall_seconds": round(seconds, 1)}
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
+    return {
+        "command": command or " ".join(sys.argv),
+        "vidconv": version,
+        "git_commit": commit,
+        "torch": torch.__version__,
+        "cpu": cpu,
+        "cpu_cores": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "gpu": gpu,
+        "device": str(device),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "wall_seconds": round(seconds, 1),
+    }
 
 
-def run_study(study: Study, setting: str = "quick", *,
-              device: torch.device | str | None = "cpu",
-              progress: bool = True, command: str | None = None) -> dict:
+def run_study(
+    study: Study,
+    setting: str = "quick",
+    *,
+    device: torch.device | str | None = "cpu",
+    progress: bool = True,
+    command: str | None = None,
+) -> dict:
     """Run ``study`` in ``setting``: choose each arm's rate, then every seed.
 
     Returns ``{"study", "setting", "config", "arms", "lr", "runs",
@@ -138,39 +165,58 @@ def run_study(study: Study, setting: str = "quick", *,
     if not isinstance(study, Study):
         raise TypeError(f"study must be a Study, got {type(study).__name__}")
     if setting not in study.settings:
-        raise ValueError(f"setting must be one of {sorted(study.settings)}"
-                         f" for {study.name}, got {setting!r}")
+        raise ValueError(
+            f"setting must be one of {sorted(study.settings)}"
+            f" for {study.name}, got {setting!r}"
+        )
     device = check_device(device)
     config = study.settings[setting]
     start = time.perf_counter()
     with one_cpu_thread(device):
         splits = study.data()
         arms = study.arms()
-        bar = tqdm(total=fits(config, len(arms)), desc=study.name,
-                   disable=not progress)
+        bar = tqdm(
+            total=fits(config, len(arms)), desc=study.name, disable=not progress
+        )
         rates, runs = {}, []
         for arm, build in arms.items():
             if len(config.lr_grid) == 1:  # nothing to choose
                 rates[arm] = {"chosen": config.lr_grid[0], "tried": []}
                 continue
-            chosen, tried = choose_lr(build, splits, grid=config.lr_grid,
-                                      seed=config.lr_seed,
-                                      budget=config.budget, device=device)
+            chosen, tried = choose_lr(
+                build,
+                splits,
+                grid=config.lr_grid,
+                seed=config.lr_seed,
+                budget=config.budget,
+                device=device,
+            )
             rates[arm] = {"chosen": chosen, "tried": tried}
             bar.update(len(config.lr_grid))
         for seed in config.seeds:
             for arm, build in arms.items():
-                run = run_once(build, splits, lr=rates[arm]["chosen"],
-                               seed=seed, budget=config.budget,
-                               device=device)
+                run = run_once(
+                    build,
+                    splits,
+                    lr=rates[arm]["chosen"],
+                    seed=seed,
+                    budget=config.budget,
+                    device=device,
+                )
                 runs.append({"arm": arm, "seed": seed, **run})
                 bar.update(1)
         bar.close()
         seconds = time.perf_counter() - start
         origin = provenance(command, seconds, device)
-    return {"study": study.name, "setting": setting,
-            "config": asdict(config), "arms": study.describe(),
-            "lr": rates, "runs": runs, "provenance": origin}
+    return {
+        "study": study.name,
+        "setting": setting,
+        "config": asdict(config),
+        "arms": study.describe(),
+        "lr": rates,
+        "runs": runs,
+        "provenance": origin,
+    }
 
 
 def per_arm(result: dict, metric: str) -> dict[str, list[float]]:
@@ -178,9 +224,11 @@ def per_arm(result: dict, metric: str) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {}
     for run in sorted(result["runs"], key=lambda r: r["seed"]):
         if metric not in run:
-            raise ValueError(f"metric must be one of "
-                             f"{sorted(k for k in run if k != 'history')}, "
-                             f"got {metric!r}")
+            raise ValueError(
+                f"metric must be one of "
+                f"{sorted(k for k in run if k != 'history')}, "
+                f"got {metric!r}"
+            )
         out.setdefault(run["arm"], []).append(run[metric])
     return out
 
@@ -189,13 +237,15 @@ def provenance_line(result: dict) -> str:
     """One line saying how, where and when a stored result was made."""
     p, c = result["provenance"], result["config"]
     commit = (p.get("git_commit") or "unknown")[:10]
-    return (f"{result['study']} ({result['setting']}): "
-            f"{len(c['seeds'])} seeds, rates from {c['lr_grid']} chosen on "
-            f"validation, at most {c['budget']['max_epochs']} epochs with "
-            f"patience {c['budget']['patience']}; {p['device']} "
-            f"({p['cpu']}, {p['threads']} thread(s)), torch {p['torch']}, "
-            f"vidconv commit {commit}, {p['date'][:10]}, "
-            f"{p['wall_seconds'] / 60:.1f} min")
+    return (
+        f"{result['study']} ({result['setting']}): "
+        f"{len(c['seeds'])} seeds, rates from {c['lr_grid']} chosen on "
+        f"validation, at most {c['budget']['max_epochs']} epochs with "
+        f"patience {c['budget']['patience']}; {p['device']} "
+        f"({p['cpu']}, {p['threads']} thread(s)), torch {p['torch']}, "
+        f"vidconv commit {commit}, {p['date'][:10]}, "
+        f"{p['wall_seconds'] / 60:.1f} min"
+    )
 
 
 def save(result: dict, path: str | os.PathLike) -> pathlib.Path:
@@ -205,8 +255,13 @@ def save(result: dict, path: str | os.PathLike) -> pathlib.Path:
     return path
 
 
-def reproduce(study: Study, stored: dict, *, epochs: int = 2,
-              device: torch.device | str | None = "cpu") -> list[str]:
+def reproduce(
+    study: Study,
+    stored: dict,
+    *,
+    epochs: int = 2,
+    device: torch.device | str | None = "cpu",
+) -> list[str]:
     """Re-run the first seed of every arm for ``epochs`` epochs.
 
     Uses the stored rates; returns the differences from the stored
@@ -219,8 +274,12 @@ def reproduce(study: Study, stored: dict, *, epochs: int = 2,
     mean anything, so a check needs an AVX2 or AVX-512 CPU.
     """
     config = study.settings[stored["setting"]]
-    short = Budget(max_epochs=epochs, patience=epochs, min_epochs=epochs,
-                   batch_size=config.budget.batch_size)
+    short = Budget(
+        max_epochs=epochs,
+        patience=epochs,
+        min_epochs=epochs,
+        batch_size=config.budget.batch_size,
+    )
     seed = stored["config"]["seeds"][0]
     problems = []
     device = check_device(device)
@@ -228,10 +287,14 @@ def reproduce(study: Study, stored: dict, *, epochs: int = 2,
         splits = study.data()
         for arm, build in study.arms().items():
             lr = stored["lr"][arm]["chosen"]
-            again = run_once(build, splits, lr=lr, seed=seed, budget=short,
-                             device=device)["history"]
-            (kept,) = [r for r in stored["runs"]
-                       if r["arm"] == arm and r["seed"] == seed]
+            again = run_once(
+                build, splits, lr=lr, seed=seed, budget=short, device=device
+            )["history"]
+            (kept,) = [
+                r
+                for r in stored["runs"]
+                if r["arm"] == arm and r["seed"] == seed
+            ]
             problems += _compare(arm, kept["history"][:epochs], again)
     return problems
 
@@ -241,9 +304,12 @@ def _compare(arm: str, kept: Sequence[dict], again: Sequence[dict]) -> list:
     for old, new in zip(kept, again):
         for key in ("train_loss", "val_loss"):
             if abs(old[key] - new[key]) > 1e-5 * max(abs(old[key]), 1e-3):
-                problems.append(f"{arm}, epoch {old['epoch']}: {key} stored "
-                                f"{old[key]}, re-run {new[key]}")
+                problems.append(
+                    f"{arm}, epoch {old['epoch']}: {key} stored "
+                    f"{old[key]}, re-run {new[key]}"
+                )
     if len(kept) != len(again):
-        problems.append(f"{arm}: {len(kept)} stored epochs, "
-                        f"{len(again)} re-run")
+        problems.append(
+            f"{arm}: {len(kept)} stored epochs, {len(again)} re-run"
+        )
     return problems

@@ -1,0 +1,1 @@
+"""Chapter 4: inflation, its initialisation, two streams."""

@@ -1,0 +1,203 @@
+"""Tran et al.'s placement experiment (CVPR 2018, section 4.2) in miniature: which groups need time?
+
+Every member of the mixed-convolution family (:func:`vidconv.models.mixed.mixed_resnet`) is trained
+with the same clips, seed, batches, optimizer and epochs on
+:class:`~vidconv.data.synthetic.RotatingBlobs`, whose classes differ only in the order of the frames.
+The test set holds fresh clips and the same clips played backwards (labelled with the reverse
+class), so a network whose output ignores frame order scores exactly chance: f-R2D (2D convolutions
+on every frame, time averaged away) is such a network, by construction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from vidconv.analysis.counting import count_macs, count_parameters
+from vidconv.data.synthetic import RotatingBlobs
+from vidconv.experiments.c3d.depth import clip_tensors
+from vidconv.models.mixed import MIXED_MEMBERS, mixed_resnet, temporal_groups
+from vidconv.training.loop import evaluate, train_one_epoch
+from vidconv.utils.checks import (
+    check_device,
+    check_int,
+    check_int_sequence,
+    check_number,
+)
+from vidconv.utils.table import Table
+
+#: The miniature's size: one basic block per stage, stage widths 8-16-16-32.
+MINI_WIDTHS = (8, 16, 16, 32)
+MINI_LAYERS = (1, 1, 1, 1)
+
+
+@dataclass
+class PlacementResult:
+    """What :func:`placement_experiment` returns: the table (one row per member), the trained networks
+    by member, every member's test accuracy after each epoch, the test clips and chance accuracy."""
+
+    table: Table
+    models: dict[str, nn.Module]
+    history: dict[str, list[float]]
+    test: TensorDataset
+    chance: float
+
+
+def groups_label(member: str) -> str:
+    """The five groups as a string, ``3`` for temporal kernels and ``2`` for none: MC3 is ``33222``."""
+    return "".join("3" if g else "2" for g in temporal_groups(member))
+
+
+def mini_member(
+    member: str,
+    *,
+    frames: int = 8,
+    num_classes: int = 2,
+    widths: Sequence[int] = MINI_WIDTHS,
+    layers: Sequence[int] = MINI_LAYERS,
+) -> nn.Module:
+    """A member at the miniature's size (``frames`` is only used by R2D, which needs the clip length)."""
+    return mixed_resnet(
+        member,
+        frames=frames if member == "R2D" else None,
+        layers=layers,
+        widths=widths,
+        num_classes=num_classes,
+    )
+
+
+def _check_members(members: Sequence[str] | None) -> list[str]:
+    members = list(MIXED_MEMBERS if members is None else members)
+    if not members or len(set(members)) != len(members):
+        raise ValueError(
+            f"members must name at least one member, each once, from {MIXED_MEMBERS}; got {members!r}"
+        )
+    for m in members:
+        temporal_groups(m)  # refuses unknown names with the list of known ones
+    return members
+
+
+def placement_experiment(
+    members: Sequence[str] | None = None,
+    *,
+    train_clips: int = 128,
+    test_clips: int = 64,
+    epochs: int = 3,
+    batch_size: int = 16,
+    lr: float = 3e-3,
+    frames: int = 8,
+    size: int = 16,
+    num_classes: int = 2,
+    noise: float = 0.05,
+    widths: Sequence[int] = MINI_WIDTHS,
+    layers: Sequence[int] = MINI_LAYERS,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+) -> PlacementResult:
+    """Train one miniature per member (default: all of :data:`MIXED_MEMBERS`) on the same clips.
+
+    Training clips are ``RotatingBlobs(train_clips, seed=seed)``; the test set is ``test_clips`` clips
+    of ``seed + 1`` and the same clips reversed. Every network starts from ``torch.manual_seed(seed)``
+    and sees the batches in the same order. The table gives each member's groups (``3`` temporal,
+    ``2`` not), parameters, multiply-adds per clip at the miniature's size, and test top-1.
+    """
+    members = _check_members(members)
+    for name, value in (
+        ("train_clips", train_clips),
+        ("test_clips", test_clips),
+        ("epochs", epochs),
+        ("batch_size", batch_size),
+        ("frames", frames),
+        ("size", size),
+    ):
+        check_int(value, name, minimum=1)
+    check_int(seed, "seed", minimum=0)
+    check_number(lr, "lr", minimum=0.0, exclusive_minimum=True)
+    check_int_sequence(widths, "widths", length=4, minimum=1)
+    check_int_sequence(layers, "layers", length=4, minimum=1)
+    device = check_device("cpu" if device is None else device)
+    options = dict(
+        frames=frames, size=size, num_classes=num_classes, noise=noise
+    )
+    train = clip_tensors(RotatingBlobs(train_clips, seed=seed, **options))
+    test = clip_tensors(
+        RotatingBlobs(test_clips, seed=seed + 1, **options), with_reversed=True
+    )
+    threads = torch.get_num_threads()
+    if device.type == "cpu":
+        # Layers this small are dominated by thread synchronisation: one thread is several times
+        # faster than two on a shared 2-core machine (as for chapter 3's experiments).
+        torch.set_num_threads(1)
+    rows, models, history = [], {}, {}
+    try:
+        for member in members:
+            torch.manual_seed(
+                seed
+            )  # same initialisation stream and batch order for every member
+            model = mini_member(
+                member,
+                frames=frames,
+                num_classes=num_classes,
+                widths=widths,
+                layers=layers,
+            ).to(device)
+            history[member], seconds = _train(
+                model,
+                train,
+                test,
+                epochs=epochs,
+                batch_size=batch_size,
+                lr=lr,
+                seed=seed,
+                device=device,
+            )
+            models[member] = model.eval()
+            rows.append(
+                {
+                    "member": member,
+                    "groups (3 = temporal)": groups_label(member),
+                    "parameters": count_parameters(model),
+                    "MMACs per clip": round(
+                        count_macs(model, (1, 3, frames, size, size)) / 1e6, 2
+                    ),
+                    "test top-1": round(history[member][-1], 3),
+                    "train seconds": round(seconds, 1),
+                }
+            )
+    finally:
+        torch.set_num_threads(threads)
+    return PlacementResult(Table(rows), models, history, test, 1 / num_classes)
+
+
+def _train(
+    model: nn.Module,
+    train: TensorDataset,
+    test: TensorDataset,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    device: torch.device,
+) -> tuple[list[float], float]:
+    """Adam for ``epochs`` epochs; the test top-1 after each, and the seconds spent training."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    loader = DataLoader(
+        train,
+        batch_size=batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    test_loader = DataLoader(test, batch_size=256)
+    curve, seconds = [], 0.0
+    for _ in range(epochs):
+        start = time.perf_counter()
+        train_one_epoch(model, loader, optimizer, device=device, progress=False)
+        seconds += time.perf_counter() - start
+        curve.append(evaluate(model, test_loader, device=device)["top1"])
+    return curve, seconds

@@ -1,0 +1,1 @@
+"""Chapter 10: token budgets, relevance in context, selection, compression."""

@@ -1,0 +1,1 @@
+"""Chapter 9: temporal receptive fields, latency, temporal lenses, streaming."""
