@@ -10,15 +10,20 @@ JB     := $(VENV)/bin/jupyter-book
 # The build must not reach the network: any proxied request fails at once (localhost is exempt).
 OFFLINE := http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost
 
-.PHONY: book test setup assets browser notebooks student clean
+.PHONY: book test lint setup assets browser notebooks student clean
 
 book: setup
 	rm -rf _build
 	$(OFFLINE) $(JB) build . -W -n --keep-going --all
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 
-test: setup browser
+test: setup browser lint
 	$(OFFLINE) $(PY) -m pytest tests
+
+# ruff (pinned in requirements.txt, configured in pyproject.toml): 80 columns, imports sorted.
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 setup: $(VENV)/.installed assets
 

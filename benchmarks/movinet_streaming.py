@@ -17,7 +17,7 @@ import platform
 import torch
 
 from vidconv.experiments.beyond.movinet_streaming import (
-    randomise,
+    randomize,
     streaming_cost,
 )
 from vidconv.models import movinet_a0
@@ -60,7 +60,7 @@ def main() -> None:
         args.frames or (50 if cuda else 12),
         args.size or (172 if cuda else 48),
     )
-    model = randomise(movinet_a0()).to(device)
+    model = randomize(movinet_a0()).to(device)
     clip = torch.rand(
         1, 3, t, s, s, generator=torch.Generator().manual_seed(0)
     ).to(device)

@@ -29,7 +29,7 @@ def pytorchvideo_model(name: str):
         return importlib.import_module(f"pytorchvideo.models.{name}")
 
 
-def randomise(model: nn.Module, seed: int) -> nn.Module:
+def randomize(model: nn.Module, seed: int) -> nn.Module:
     """Random batch-norm statistics and affine parameters, and a classifier scaled so logits are O(1):
     eval outputs then depend on every tensor of the state dict, and a difference shows."""
     gen = torch.Generator().manual_seed(seed)

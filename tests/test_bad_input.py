@@ -15,6 +15,7 @@ from unittest import mock
 import numpy as np
 import pytest
 import torch
+import torchvision
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -71,6 +72,8 @@ from vidconv.experiments.video.per_frame_vs_temporal import (
     temporal_vs_per_frame,
 )
 from vidconv.layers import blocks
+from vidconv.layers.inflate import inflate_conv, inflate_network
+from vidconv.layers.kernels import moving_bar
 from vidconv.models import (
     C3D,
     SlowFast,
@@ -550,6 +553,63 @@ BLOCKS = [
         ValueError,
         "ConvBnReLU3d expects 3 channels",
     ),
+    (
+        "Conv2Plus1d on a clip of 0 frames",
+        lambda _: blocks.Conv2Plus1d(3, 8)(torch.zeros(1, 3, 0, 8, 8)),
+        ValueError,
+        "Conv2Plus1d input's frame count T must be >= 1, got 0",
+    ),
+    (
+        "Conv2Plus1d padding 0, fewer frames than the temporal kernel",
+        lambda _: blocks.Conv2Plus1d(3, 8, padding=0)(
+            torch.zeros(1, 3, 2, 8, 8)
+        ),
+        ValueError,
+        r"Conv2Plus1d input is too small along T: 2 \(\+0 padding\) < kernel",
+    ),
+    (
+        "Conv2Plus1d temporal kernel 0 with mid_channels given",
+        lambda _: blocks.Conv2Plus1d(
+            3, 8, mid_channels=4, temporal_kernel_size=0
+        ),
+        ValueError,
+        "temporal_kernel_size must be >= 1, got 0",
+    ),
+    (
+        "eq. 5 rounds down to no middle channel",
+        lambda _: blocks.midplanes_for_2plus1d(1, 1, 1, 1),
+        ValueError,
+        "M = 0 middle channels for in_channels=1, out_channels=1, "
+        "temporal_kernel_size=1, spatial_kernel_size=1",
+    ),
+    (
+        "moving bar start 1.5",
+        lambda _: moving_bar(start=1.5),
+        TypeError,
+        "start must be an int, got float 1.5",
+    ),
+    (
+        "inflated conv on an image",
+        lambda _: inflate_conv(nn.Conv2d(3, 8, 3))(torch.randn(1, 3, 8, 8)),
+        ValueError,
+        r"InflatedConv3d input must have 5 dimensions \(B, C, T, H, W\), "
+        r"got shape \(1, 3, 8, 8\)",
+    ),
+    (
+        "inflated ResNet-18 on an image",
+        lambda _: inflate_network(torchvision.models.resnet18())(
+            torch.randn(1, 3, 8, 8)
+        ),
+        ValueError,
+        r"InflatedConv3d input must have 5 dimensions \(B, C, T, H, W\), "
+        r"got shape \(1, 3, 8, 8\)",
+    ),
+    (
+        "inflated conv on a clip of 0 frames",
+        lambda _: inflate_conv(nn.Conv2d(3, 8, 3))(torch.randn(1, 3, 0, 8, 8)),
+        ValueError,
+        "InflatedConv3d input is too small along T: 0",
+    ),
 ]
 
 
@@ -590,6 +650,19 @@ SAMPLING = [
         lambda _: S.strided_indices(10, 4, start=-1),
         ValueError,
         "start must be >= 0",
+    ),
+    (
+        "start past the end",
+        lambda _: S.strided_indices(10, 4, start=20),
+        ValueError,
+        "start must be a frame of the video, 0 to 9; "
+        "got start=20 for video_frames=10",
+    ),
+    (
+        "start at the end",
+        lambda _: S.strided_indices(10, 4, start=10),
+        ValueError,
+        "got start=10 for video_frames=10",
     ),
     (
         "num_clips 0",
@@ -1363,6 +1436,12 @@ THICK_PRESENT = [
         "PhenomenologicalConv3D input has dtype torch.float64",
     ),
     (
+        "clip of 0 frames",
+        lambda _: PhenomenologicalConv3D(3, 8, 2)(torch.zeros(1, 3, 0, 5, 5)),
+        ValueError,
+        "PhenomenologicalConv3D input's frame count T must be >= 1, got 0",
+    ),
+    (
         "thickness 0",
         lambda _: ThickPresentConvolution(3, 8, 0),
         ValueError,
@@ -2092,6 +2171,22 @@ def test_one_extension_as_a_string_and_one_checkpointed_type_alone(tmp_path):
     assert len(VideoFolder(_tree(tmp_path), 2, extensions=".mp4")) == 1
     model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
     assert enable_checkpointing(model, nn.Linear) == 2
+
+
+def test_a_clip_that_runs_past_the_end_still_repeats_the_last_frame():
+    assert S.strided_indices(10, 4, 3, start=5) == [5, 8, 9, 9]
+    assert S.strided_indices(10, 4, start=9) == [9, 9, 9, 9]
+
+
+def test_eq_5_down_to_one_middle_channel_and_an_explicit_m_below_it():
+    assert blocks.midplanes_for_2plus1d(2, 2, 1, 1) == 1  # 4 // 4
+    assert blocks.midplanes_for_2plus1d(1, 1) == 2  # 27 // 12
+    block = blocks.Conv2Plus1d(
+        1, 1, mid_channels=1, temporal_kernel_size=1, spatial_kernel_size=1
+    )
+    assert block(torch.ones(1, 1, 2, 3, 3)).shape == (1, 1, 2, 3, 3)
+    with pytest.raises(ValueError, match="M = 0 middle channels"):
+        blocks.Conv2Plus1d(1, 1, temporal_kernel_size=1, spatial_kernel_size=1)
 
 
 def test_crops_that_fit_are_exact_slices():

@@ -297,6 +297,7 @@ def executed_student_copies(tmp_path_factory, course_report):
     return results
 
 
+@pytest.mark.slow
 def test_make_student_writes_one_copy_per_chapter(tmp_path):
     assert student_copies.main(["--out", str(tmp_path)]) == 0
     assert sorted(p.stem for p in tmp_path.glob("*.ipynb")) == sorted(
@@ -313,6 +314,7 @@ def test_copies_with_widgets_run_live_and_the_rest_here():
     assert "chapters/01_convolution_3d" in LIVE_CHAPTERS  # its explorers
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("doc", KERNEL_CHAPTERS, ids=lambda d: d.split("/")[-1])
 def test_every_student_copy_executes(doc, executed_student_copies):
     seconds, error, glued = executed_student_copies[doc.split("/")[-1]]

@@ -28,6 +28,8 @@ from vidconv.data.video_io import (
     write_video,
 )
 
+pytestmark = pytest.mark.video
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 

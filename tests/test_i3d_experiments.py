@@ -7,8 +7,7 @@ import torch
 import torchvision
 from torch import nn
 
-from vidconv.data.synthetic import RotatingBlobs
-from vidconv.experiments.c3d.depth import clip_tensors
+from vidconv.data.synthetic import RotatingBlobs, clip_tensors
 from vidconv.experiments.i3d.inflation import (
     boring_clip,
     boring_clip_deviation,

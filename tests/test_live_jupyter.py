@@ -29,6 +29,8 @@ import pytest
 from vidconv.book import course
 from vidconv.book.widgets import EXPLORERS
 
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 OFFLINE_ENV = {
     "http_proxy": "http://127.0.0.1:9",

@@ -9,18 +9,14 @@ from torch import nn
 from vidconv.analysis.counting import count_macs, count_parameters
 from vidconv.analysis.model_summary import summary
 from vidconv.experiments.beyond.movinet_streaming import (
-    randomise,
+    randomize,
     stream_vs_offline,
     streaming_cost,
 )
+from vidconv.layers.causal import CausalConv3d, CumulativeAvgPool
 from vidconv.models import MoViNet, movinet_a0
 from vidconv.models.movinet import A0_SPEC
-from vidconv.models.movinet_blocks import (
-    CausalConv3d,
-    CumulativeAvgPool,
-    MoViNetBlock,
-    make_divisible,
-)
+from vidconv.models.movinet_blocks import MoViNetBlock, make_divisible
 
 # Kondratyuk et al. 2021, Table 1 (Kinetics-600): MoViNet-A0, 50x172x172 input, 3.1M parameters, 2.71 GFLOPs,
 # where a "FLOP" is one multiply-add (the authors' convention, as in X3D).
@@ -30,7 +26,7 @@ PAPER_GFLOPS = 2.71
 
 def _model(dtype=torch.float32, **kwargs) -> MoViNet:
     return (
-        randomise(movinet_a0(num_classes=7, **kwargs), seed=1).to(dtype).eval()
+        randomize(movinet_a0(num_classes=7, **kwargs), seed=1).to(dtype).eval()
     )
 
 

@@ -240,7 +240,7 @@ samplers = st.sampled_from(
             n, k, torch.Generator().manual_seed(0)
         ),
         lambda n, k: S.dense_center_indices(n, k, 2),
-        lambda n, k: S.strided_indices(n, k, 3, 1),
+        lambda n, k: S.strided_indices(n, k, 3, int(is_int(n) and n > 1)),
         lambda n, k: S.multi_clip_indices(n, k, 3)[1],
     ]
 )

@@ -19,8 +19,11 @@ COLUMNS = 80
 def shown_objects(path: pathlib.Path) -> dict[str, object]:
     """``{expression: object}`` for each ``show_source(expression)`` call in
     a chapter, resolved with the chapter's own vidconv imports."""
-    cells = [c.source for c in course.read_notebook(path).cells
-             if c.cell_type == "code"]
+    cells = [
+        c.source
+        for c in course.read_notebook(path).cells
+        if c.cell_type == "code"
+    ]
     namespace: dict[str, object] = {}
     targets: list[str] = []
     for source in cells:
@@ -30,10 +33,14 @@ def shown_objects(path: pathlib.Path) -> dict[str, object]:
             continue
         for node in ast.walk(tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
-                exec(compile(ast.Module([node], []), path.name, "exec"),
-                     namespace)
-            elif (isinstance(node, ast.Call)
-                  and getattr(node.func, "id", None) == "show_source"):
+                exec(
+                    compile(ast.Module([node], []), path.name, "exec"),
+                    namespace,
+                )
+            elif (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", None) == "show_source"
+            ):
                 targets.append(ast.unparse(node.args[0]))
     return {t: eval(t, namespace) for t in targets}  # noqa: S307
 
@@ -44,8 +51,10 @@ def test_the_chapters_show_source():
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_shown_source_fits_80_columns(path):
-    long = [f"{name}: {len(line)} characters: {line.strip()[:60]}"
-            for name, obj in shown_objects(path).items()
-            for line in inspect.getsource(obj).splitlines()
-            if len(line) > COLUMNS]
+    long = [
+        f"{name}: {len(line)} characters: {line.strip()[:60]}"
+        for name, obj in shown_objects(path).items()
+        for line in inspect.getsource(obj).splitlines()
+        if len(line) > COLUMNS
+    ]
     assert not long, "\n".join(long)

@@ -26,6 +26,8 @@ import yaml
 
 import vidconv
 
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _pytorchvideo import batch_norm_parameters, pytorchvideo_model, randomise
+from _pytorchvideo import batch_norm_parameters, pytorchvideo_model, randomize
 
 import vidconv
 from vidconv.models import SlowFast, slowfast_r50
@@ -58,7 +58,7 @@ def test_state_dicts_load_both_ways_and_outputs_match(
 ):
     torch.manual_seed(0)
     clip = (2 * alpha, 32, 32)
-    theirs = randomise(reference(pv_slowfast, alpha, depth, clip), seed=1)
+    theirs = randomize(reference(pv_slowfast, alpha, depth, clip), seed=1)
     ours = SlowFast(layers=layers, alpha=alpha).eval()
     # pytorchvideo -> vidconv, strict: every key renamed, every shape equal
     ours.load_state_dict(

@@ -18,6 +18,8 @@ from standalone_env import CHAPTERS, ROOT, run_alone
 
 from vidconv.book.execution import is_checked, output_mismatches
 
+pytestmark = pytest.mark.slow
+
 
 def test_environment_has_only_colab_packages_and_vidconv(standalone):
     assert all(

@@ -254,6 +254,7 @@ VECTOR_KERNELS = pytest.mark.skipif(
 )
 
 
+@pytest.mark.slow
 @VECTOR_KERNELS
 @pytest.mark.parametrize("name", studies.stored())
 def test_a_stored_result_reproduces(name):

@@ -22,6 +22,8 @@ from vidconv.experiments.video import footage as vd
 from vidconv.experiments.video import pipeline as vp
 from vidconv.experiments.video import sampling as vs
 
+pytestmark = pytest.mark.video
+
 CPU = torch.device("cpu")
 ALL_WEIGHTS = [
     w

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _pytorchvideo import batch_norm_parameters, pytorchvideo_model, randomise
+from _pytorchvideo import batch_norm_parameters, pytorchvideo_model, randomize
 
 import vidconv
 from vidconv.models import X3D, X3D_AXES, X3D_SIZES, X3DSize, x3d
@@ -57,7 +57,7 @@ def test_parameter_count_equals_pytorchvideo(size):
 )  # small: channel-wise 3D convs are slow on CPU
 def test_state_dicts_load_both_ways_and_outputs_match(size, crop):
     torch.manual_seed(0)
-    theirs = randomise(reference(size, 4, crop), seed=2)
+    theirs = randomize(reference(size, 4, crop), seed=2)
     ours = x3d(size).eval()
     ours.load_state_dict(
         x3d_from_pytorchvideo(theirs.state_dict()), strict=True

@@ -17,7 +17,7 @@ from vidconv.data.sampling import (
     strided_indices,
     uniform_indices,
 )
-from vidconv.data.synthetic import RotatingBlobs
+from vidconv.data.synthetic import RotatingBlobs, clip_tensors
 from vidconv.data.transforms import (
     KineticsEval,
     KineticsTrain,
@@ -38,6 +38,7 @@ __all__ = [
     "KineticsEval",
     "KineticsTrain",
     "RotatingBlobs",
+    "clip_tensors",
     "VideoFolder",
     "VideoInfo",
     "center_crop",

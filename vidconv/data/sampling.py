@@ -4,7 +4,8 @@ Every sampler takes the video's length and returns frame indices (a list of ints
 One policy covers videos that are too short for the request: **indices are clamped to the video**,
 so a short video repeats its last frame (dense and strided sampling) or repeats frames evenly
 (uniform and random-sparse sampling). A one-frame video gives a clip of that frame repeated.
-Nothing raises for a short video; a length or count below 1 raises.
+Nothing raises for a short video; a length or count below 1 raises, and so
+does a start past the end.
 
 * :func:`uniform_indices` — ``clip_len`` frames spread evenly over the whole video (centres of equal segments).
 * :func:`random_sparse_indices` — one random frame from each of ``clip_len`` equal segments (TSN).
@@ -59,10 +60,17 @@ def random_sparse_indices(
 def strided_indices(
     video_frames: int, clip_len: int, stride: int = 1, start: int = 0
 ) -> list[int]:
-    """``start, start + stride, ...`` (``clip_len`` of them); past the end, the last frame repeats."""
+    """``start, start + stride, ...`` (``clip_len`` of them); past the end,
+    the last frame repeats. ``start`` must be a frame of the video.
+    """
     video_frames, clip_len = _check(video_frames, clip_len)
     stride = check_positive_int(stride, "stride")
     start = check_nonnegative_int(start, "start")
+    if start >= video_frames:
+        raise ValueError(
+            f"start must be a frame of the video, 0 to {video_frames - 1}; "
+            f"got start={start} for video_frames={video_frames}"
+        )
     return _clamp([start + i * stride for i in range(clip_len)], video_frames)
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, TensorDataset
 
 from vidconv.utils.checks import check_int, check_number, check_positive_int
 
@@ -136,3 +136,27 @@ class RotatingBlobs(Dataset):
                 clip.shape, generator=gen, dtype=torch.float64
             )
         return clip.clamp(0.0, 1.0).to(torch.float32)
+
+
+def clip_tensors(
+    dataset: RotatingBlobs, *, with_reversed: bool = False
+) -> TensorDataset:
+    """All clips and labels of a synthetic dataset as two tensors (small
+    data; nothing is cached on disk).
+
+    ``with_reversed`` appends every clip played backwards, labelled with the
+    class of the opposite rotation (speed ``-s``): the set is then closed
+    under reversal, and a network whose output ignores the direction of time
+    scores exactly chance on it between each class and its reverse.
+    """
+    clips, labels = zip(*(dataset[i] for i in range(len(dataset))))
+    x, y = torch.stack(clips), torch.tensor(labels)  # (N, 3, T, H, W), (N,)
+    if with_reversed:
+        reverse_class = torch.tensor(
+            [dataset.speeds.index(-s) for s in dataset.speeds]
+        )
+        x, y = (
+            torch.cat([x, x.flip(2)]),
+            torch.cat([y, reverse_class[y]]),
+        )  # flip(2): time reversed
+    return TensorDataset(x, y)

@@ -1,11 +1,14 @@
-"""Clip preprocessing: the recipe torchvision's Kinetics video models expect, and training augmentation.
+"""Clip preprocessing: the recipe torchvision's Kinetics video models expect,
+and training augmentation.
 
-Clips are ``(C, T, H, W)`` floats in [0, 1] (what :func:`vidconv.data.video_io.read_video` returns). A
-spatial operation on that tensor acts on every frame alike, which is exactly what a clip needs: one
-crop position and one flip decision per clip, never per frame.
+Clips are ``(C, T, H, W)`` floats in [0, 1] (what
+:func:`vidconv.data.video_io.read_video` returns). A spatial operation on that
+tensor acts on every frame alike, which is exactly what a clip needs: one crop
+position and one flip decision per clip, never per frame.
 
-torchvision's Kinetics-400 weights for R3D/MC3/R(2+1)D were trained on frames resized to 128x171,
-centre-cropped to 112x112 and normalised with the Kinetics mean and standard deviation below.
+torchvision's Kinetics-400 weights for R3D/MC3/R(2+1)D were trained on frames
+resized to 128x171, centre-cropped to 112x112 and normalised with the Kinetics
+mean and standard deviation below.
 """
 
 from __future__ import annotations
@@ -36,15 +39,18 @@ def _check_clip(clip: torch.Tensor) -> None:
         )
     if 0 in clip.shape:
         raise ValueError(
-            f"clip is empty: shape {tuple(clip.shape)} (3, T, H, W) needs T, H, W >= 1"
+            f"clip is empty: shape {tuple(clip.shape)} (3, T, H, W) "
+            "needs T, H, W >= 1"
         )
 
 
 def _check_size(size: object, name: str) -> tuple[int, int]:
-    """``(H, W)``, each >= 1; a single int is refused (is it the height, the width, or the short side?)."""
+    """``(H, W)``, each >= 1; a single int is refused (is it the height, the
+    width, or the short side?)."""
     if isinstance(size, numbers.Number):
         raise TypeError(
-            f"{name} must be a pair (H, W) of ints, got {type(size).__name__} {size!r}"
+            f"{name} must be a pair (H, W) of ints, got {type(size).__name__} "
+            f"{size!r}"
         )
     h, w = check_int_sequence(size, name, length=2, minimum=1)
     return h, w
@@ -77,8 +83,9 @@ def resize(
 ) -> torch.Tensor:
     """Bilinear resize of every frame to ``size = (H, W)``.
 
-    ``antialias=False`` by default because torchvision's Kinetics weights were trained on frames
-    resized without it (its preset hard-codes that); turn it on for new training from scratch.
+    ``antialias=False`` by default because torchvision's Kinetics weights were
+    trained on frames resized without it (its preset hard-codes that); turn it
+    on for new training from scratch.
     """
     _check_clip(clip)
     h, w = _check_size(size, "size")
@@ -110,8 +117,8 @@ def crop(clip: torch.Tensor, top: int, left: int, size: int) -> torch.Tensor:
         and left + size <= clip.shape[3]
     ):
         raise ValueError(
-            f"crop of size={size} at top={top}, left={left} does not fit frames of "
-            f"{clip.shape[2]}x{clip.shape[3]} (H x W)"
+            f"crop of size={size} at top={top}, left={left} does not fit "
+            f"frames of {clip.shape[2]}x{clip.shape[3]} (H x W)"
         )
     return clip[:, :, top : top + size, left : left + size]
 
@@ -123,7 +130,8 @@ def center_crop(clip: torch.Tensor, size: int) -> torch.Tensor:
     h, w = clip.shape[2:]
     if size > min(h, w):
         raise ValueError(
-            f"center_crop size {size} is larger than the frames {h}x{w} of clip {tuple(clip.shape)}"
+            f"center_crop size {size} is larger than the frames "
+            f"{h}x{w} of clip {tuple(clip.shape)}"
         )
     return crop(
         clip, int(round((h - size) / 2.0)), int(round((w - size) / 2.0)), size
@@ -147,7 +155,8 @@ def normalize(
 
 
 class KineticsEval:
-    """Resize to 128x171, centre crop 112, normalise: torchvision's ``VideoClassification`` preset."""
+    """Resize to 128x171, centre crop 112, normalise: torchvision's
+    ``VideoClassification`` preset."""
 
     def __init__(
         self, resize_size: Sequence[int] = (128, 171), crop_size: int = 112
@@ -156,7 +165,8 @@ class KineticsEval:
         self.crop_size = check_positive_int(crop_size, "crop_size")
         if self.crop_size > min(self.resize_size):
             raise ValueError(
-                f"crop_size {crop_size} does not fit frames resized to {self.resize_size}"
+                f"crop_size {crop_size} does not fit frames resized to "
+                f"{self.resize_size}"
             )
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:  # noqa: D102
@@ -166,7 +176,8 @@ class KineticsEval:
 
 
 class KineticsTrain:
-    """Resize to 128x171, a random 112 crop and a random horizontal flip (one draw per clip), normalise."""
+    """Resize to 128x171, a random 112 crop and a random horizontal flip (one
+    draw per clip), normalise."""
 
     def __init__(
         self,
@@ -179,12 +190,14 @@ class KineticsTrain:
         self.crop_size = check_positive_int(crop_size, "crop_size")
         if self.crop_size > min(self.resize_size):
             raise ValueError(
-                f"crop_size {crop_size} does not fit frames resized to {self.resize_size}"
+                f"crop_size {crop_size} does not fit frames resized to "
+                f"{self.resize_size}"
             )
         self.flip_p = check_number(flip_p, "flip_p", minimum=0.0, maximum=1.0)
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(
-                f"generator must be a torch.Generator or None, got {type(generator).__name__}"
+                "generator must be a torch.Generator or None, "
+                f"got {type(generator).__name__}"
             )
         self.generator = generator
 

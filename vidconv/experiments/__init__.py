@@ -40,7 +40,7 @@ The video modules need PyAV (``vidconv[video]``); they are not imported here, so
 """
 
 from vidconv.experiments.beyond.movinet_streaming import (
-    randomise,
+    randomize,
     stream_vs_offline,
     streaming_cost,
 )
@@ -147,13 +147,17 @@ from vidconv.experiments.temporal.streaming_video import (
     causal_video_net,
     stream_vs_window,
 )
-from vidconv.experiments.transfer import STRATEGIES, transfer_experiment
+from vidconv.experiments.transfer import STRATEGIES as TRANSFER_STRATEGIES
+from vidconv.experiments.transfer import transfer_experiment
 from vidconv.experiments.video.per_frame_vs_temporal import (
     cnn_2plus1d,
     cnn_3d,
     per_frame_cnn,
     temporal_vs_per_frame,
     temporal_vs_per_frame_curves,
+)
+from vidconv.experiments.video.sampling import (
+    STRATEGIES as SAMPLING_STRATEGIES,
 )
 
 __all__ = [
@@ -192,7 +196,8 @@ __all__ = [
     "heaviness_experiment",
     "placement_experiment",
     # ch. 7: transfer
-    "STRATEGIES",
+    "TRANSFER_STRATEGIES",
+    "SAMPLING_STRATEGIES",
     "transfer_experiment",
     # ch. 8: performance
     "RECIPES",
@@ -239,7 +244,7 @@ __all__ = [
     "pathways_experiment",
     "published_vs_measured",
     "x3d_expansion",
-    "randomise",
+    "randomize",
     "stream_vs_offline",
     "streaming_cost",
 ]

@@ -16,8 +16,6 @@ Timings are medians of a few repeats after a warm-up; on CUDA every timing synch
 from __future__ import annotations
 
 import copy
-import statistics
-import time
 from collections.abc import Callable, Sequence
 from functools import partial
 
@@ -29,11 +27,11 @@ from vidconv.analysis.memory import saved_tensor_memory
 from vidconv.training import enable_checkpointing
 from vidconv.utils.checks import (
     check_device,
-    check_nonnegative_int,
     check_positive_int,
     check_shape,
 )
 from vidconv.utils.table import Table
+from vidconv.utils.timing import median_seconds
 
 RECIPES = (
     "fp32 eager",
@@ -113,33 +111,6 @@ def memory_scaling(
             }
         )
     return Table(rows)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def median_seconds(
-    fn: Callable[[], object],
-    device: torch.device,
-    *,
-    repeats: int = 5,
-    warmup: int = 1,
-) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` calls after ``warmup`` calls (synchronised on CUDA)."""
-    repeats = check_positive_int(repeats, "repeats")
-    warmup = check_nonnegative_int(warmup, "warmup")
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def _recipe(

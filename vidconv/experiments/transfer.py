@@ -1,12 +1,16 @@
-"""Transfer learning, measured: pretrain a miniature video ResNet on one task, adapt it to another.
+"""Transfer learning, measured: pretrain a miniature video ResNet on one task,
+adapt it to another.
 
-The source task is the *direction* of rotation of :class:`~vidconv.data.synthetic.RotatingBlobs`
-clips (clockwise or not, whatever the speed); the target task is the *speed* itself, four classes
-(+1, -1, +3, -3 positions per frame) on noisier clips. The two share the input and the evidence
-(where the blob goes from frame to frame) but not the labels: a pretrained network knows how to look,
-not what to answer. :func:`transfer_experiment` adapts one pretrained network to the target task from
-``budgets`` labelled clips with each of :data:`STRATEGIES`, for several seeds, with the same number of
-optimizer steps, and reports test accuracy: a label-efficiency curve per strategy.
+The source task is the *direction* of rotation of
+:class:`~vidconv.data.synthetic.RotatingBlobs` clips (clockwise or not, whatever
+the speed); the target task is the *speed* itself, four classes (+1, -1, +3, -3
+positions per frame) on noisier clips. The two share the input and the evidence
+(where the blob goes from frame to frame) but not the labels: a pretrained
+network knows how to look, not what to answer. :func:`transfer_experiment`
+adapts one pretrained network to the target task from ``budgets`` labelled clips
+with each of :data:`STRATEGIES`, for several seeds, with the same number of
+optimizer steps, and reports test accuracy: a label-efficiency curve per
+strategy.
 """
 
 from __future__ import annotations
@@ -31,22 +35,27 @@ from vidconv.utils.checks import (
     check_positive_int,
     check_tensor,
 )
+from vidconv.utils.device import one_cpu_thread
 from vidconv.utils.table import Table
 
-#: How each strategy adapts the pretrained network (``scratch`` ignores it and starts from random weights).
+#: How each strategy adapts the pretrained network (``scratch`` ignores it and
+#: starts from random weights).
 STRATEGIES: dict[str, str] = {
     "scratch": "random initialisation, every layer trained",
     "linear probe": "pretrained layers frozen, a new classifier trained",
     "last stage": "layer4 and a new classifier trained, the rest frozen",
     "full, one lr": "every layer trained at the classifier's learning rate",
-    "full, lower backbone lr": "every layer trained, the pretrained ones at lr x backbone_lr_factor",
+    "full, lower backbone lr": (
+        "every layer trained, the pretrained ones at lr x backbone_lr_factor"
+    ),
 }
 
 
 def miniature_r3d(
     num_classes: int, widths: Sequence[int] = (8, 16, 16, 32)
 ) -> VideoResNet:
-    """R3D-18's topology with one block per stage and ``widths`` channels: a CPU-sized video ResNet."""
+    """R3D-18's topology with one block per stage and ``widths`` channels: a
+    CPU-sized video ResNet."""
     check_positive_int(num_classes, "num_classes")
     return VideoResNet(
         BasicBlock,
@@ -67,7 +76,8 @@ def task_tensors(
     frames: int = 8,
     size: int = 16,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Clips ``(N, 3, T, H, W)`` and labels of the ``"direction"`` (2 classes) or ``"speed"`` (4) task."""
+    """Clips ``(N, 3, T, H, W)`` and labels of the ``"direction"`` (2 classes)
+    or ``"speed"`` (4) task."""
     if task not in ("direction", "speed"):
         raise ValueError(f"task must be 'direction' or 'speed', got {task!r}")
     data = RotatingBlobs(
@@ -98,7 +108,8 @@ def _steps(
     batch_size: int,
     seed: int,
 ) -> None:
-    """``steps`` Adam steps on random batches of (x, y); modules outside ``trainable`` stay in eval mode."""
+    """``steps`` Adam steps on random batches of (x, y); modules outside
+    ``trainable`` stay in eval mode."""
     model.eval()  # frozen layers keep their batch-norm statistics ...
     for module in trainable:
         module.train()  # ... the trained ones update theirs
@@ -126,7 +137,8 @@ def pretrain(
     seed: int = 0,
     widths: Sequence[int] = (8, 16, 16, 32),
 ) -> VideoResNet:
-    """Train a :func:`miniature_r3d` on (x, y) from ``torch.manual_seed(seed)``; returned in eval mode."""
+    """Train a :func:`miniature_r3d` on (x, y) from ``torch.manual_seed(seed)``;
+    returned in eval mode."""
     check_tensor(x, "x", ndim=5, layout="(N, 3, T, H, W)")
     torch.manual_seed(seed)
     model = miniature_r3d(num_classes, widths)
@@ -147,11 +159,13 @@ def pretrain(
 def frozen_features(
     model: VideoResNet, x: torch.Tensor, strategy: str
 ) -> torch.Tensor:
-    """What the frozen part of ``model`` hands to the trained part under ``strategy`` (eval mode).
+    """What the frozen part of ``model`` hands to the trained part under
+    ``strategy`` (eval mode).
 
-    ``"linear probe"``: the pooled features ``(N, widths[3])``; ``"last stage"``: layer3's output
-    ``(N, widths[2], T', H', W')``; any other strategy trains the whole network, so ``x`` itself.
-    Computing them once lets every run of a frozen strategy skip the frozen layers.
+    ``"linear probe"``: the pooled features ``(N, widths[3])``;
+    ``"last stage"``: layer3's output ``(N, widths[2], T', H', W')``; any other
+    strategy trains the whole network, so ``x`` itself. Computing them once lets
+    every run of a frozen strategy skip the frozen layers.
     """
     if not isinstance(model, VideoResNet):
         raise TypeError(
@@ -174,7 +188,8 @@ def frozen_features(
 
 
 def _trained_part(model: VideoResNet, strategy: str) -> nn.Module:
-    """The module that maps :func:`frozen_features` to logits under ``strategy``."""
+    """The module that maps :func:`frozen_features` to logits under
+    ``strategy``."""
     if strategy == "linear probe":
         return model.fc
     if strategy == "last stage":
@@ -197,9 +212,9 @@ def _adapt_on_features(
     backbone_lr_factor: float,
     seed: int,
 ) -> VideoResNet:
-    torch.manual_seed(
-        seed
-    )  # the new classifier (and the scratch network) start from the same draw per seed
+    # The new classifier (and the scratch network) start from the same draw
+    # per seed.
+    torch.manual_seed(seed)
     if strategy == "scratch":
         model = miniature_r3d(num_classes, pretrained.widths)
     else:
@@ -238,11 +253,13 @@ def adapt(
     backbone_lr_factor: float = 0.1,
     seed: int = 0,
 ) -> VideoResNet:
-    """A copy of ``pretrained`` (a fresh network for ``"scratch"``) with a new classifier, trained by ``strategy``.
+    """A copy of ``pretrained`` (a fresh network for ``"scratch"``) with a new
+    classifier, trained by ``strategy``.
 
-    Frozen layers are not trained and keep their batch-norm statistics (they run in eval mode);
-    the returned network is in eval mode and ``pretrained`` is left unchanged. Runs with one CPU
-    thread, restored afterwards (see :func:`transfer_experiment`).
+    Frozen layers are not trained and keep their batch-norm statistics (they run
+    in eval mode); the returned network is in eval mode and ``pretrained`` is
+    left unchanged. Runs with one CPU thread, restored afterwards (see
+    :func:`transfer_experiment`).
     """
     if not isinstance(pretrained, VideoResNet):
         raise TypeError(
@@ -255,7 +272,8 @@ def adapt(
     check_tensor(x, "x", ndim=5, layout="(N, 3, T, H, W)")
     if not isinstance(y, torch.Tensor) or y.shape != x.shape[:1]:
         raise ValueError(
-            f"y must be a tensor of {x.shape[0]} labels, got {getattr(y, 'shape', type(y).__name__)}"
+            f"y must be a tensor of {x.shape[0]} labels, "
+            f"got {getattr(y, 'shape', type(y).__name__)}"
         )
     num_classes = check_positive_int(num_classes, "num_classes", minimum=2)
     options = {
@@ -268,22 +286,20 @@ def adapt(
         ),
         "seed": check_int(seed, "seed", minimum=0),
     }
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # see transfer_experiment
-    try:
+    # see transfer_experiment
+    with one_cpu_thread(torch.device("cpu")):
         features = (
             x
             if strategy == "scratch"
             else frozen_features(pretrained, x, strategy)
         )
         return _adapt_on_features(pretrained, strategy, features, y, **options)
-    finally:
-        torch.set_num_threads(threads)
 
 
 @torch.no_grad()
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Top-1 accuracy of ``model`` (put in eval mode) on inputs ``x`` with labels ``y``."""
+    """Top-1 accuracy of ``model`` (put in eval mode) on inputs ``x`` with
+    labels ``y``."""
     if not isinstance(model, nn.Module):
         raise TypeError(
             f"model must be an nn.Module, got {type(model).__name__}"
@@ -291,7 +307,8 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     check_tensor(x, "x")
     if not isinstance(y, torch.Tensor) or y.shape != x.shape[:1]:
         raise ValueError(
-            f"y must be a tensor of {x.shape[0]} labels, got {getattr(y, 'shape', type(y).__name__)}"
+            f"y must be a tensor of {x.shape[0]} labels, "
+            f"got {getattr(y, 'shape', type(y).__name__)}"
         )
     model.eval()
     return (model(x).argmax(dim=1) == y).float().mean().item()
@@ -299,8 +316,9 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 @dataclass
 class TransferResult:
-    """What :func:`transfer_experiment` returns: one row per (strategy, budget, seed), the accuracies as
-    ``curves[strategy][budget] = [one per seed]``, the pretrained network and its source-task accuracy."""
+    """What :func:`transfer_experiment` returns: one row per (strategy, budget,
+    seed), the accuracies as ``curves[strategy][budget] = [one per seed]``, the
+    pretrained network and its source-task accuracy."""
 
     table: Table
     curves: dict[str, dict[int, list[float]]]
@@ -339,15 +357,19 @@ def transfer_experiment(
     widths: Sequence[int] = (8, 16, 16, 32),
     size: int = 16,
 ) -> TransferResult:
-    """Pretrain once on the direction task, then adapt to the speed task with every strategy, budget and seed.
+    """Pretrain once on the direction task, then adapt to the speed task with
+    every strategy, budget and seed.
 
-    Seed ``s`` draws the labelled target clips (``RotatingBlobs(seed=100 + s)``; each budget takes the
-    first ``budget`` clips, four classes in turn, so smaller sets are nested in larger ones) and the new
-    classifier's initialisation. Every strategy takes ``steps`` Adam steps of ``batch_size`` clips drawn
-    with replacement, so the compute is the same whatever the budget. The test set (``test_clips``
-    clips of seed 99) and the pretrained network (seed 0) are shared by all runs. Runs on the CPU with
-    one thread: convolutions this small are dominated by thread synchronisation, and on a shared
-    2-core machine two threads were several times slower. The thread count is restored afterwards.
+    Seed ``s`` draws the labelled target clips (``RotatingBlobs(seed=100 + s)``;
+    each budget takes the first ``budget`` clips, four classes in turn, so
+    smaller sets are nested in larger ones) and the new classifier's
+    initialisation. Every strategy takes ``steps`` Adam steps of ``batch_size``
+    clips drawn with replacement, so the compute is the same whatever the
+    budget. The test set (``test_clips`` clips of seed 99) and the pretrained
+    network (seed 0) are shared by all runs. Runs on the CPU with one thread:
+    convolutions this small are dominated by thread synchronisation, and on a
+    shared 2-core machine two threads were several times slower. The thread
+    count is restored afterwards.
     """
     budgets = _check_ints(budgets, "budgets", minimum=1)
     seeds = _check_ints(seeds, "seeds", minimum=0)
@@ -355,7 +377,8 @@ def transfer_experiment(
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown or not strategies:
         raise ValueError(
-            f"strategies must be a non-empty subset of {list(STRATEGIES)}, got {strategies!r}"
+            f"strategies must be a non-empty subset of {list(STRATEGIES)}, "
+            f"got {strategies!r}"
         )
     check_positive_int(size, "size", minimum=8)
     for name, value in (
@@ -378,9 +401,8 @@ def transfer_experiment(
     if lr == 0:
         raise ValueError("lr must be positive, got 0")
 
-    start, threads = time.perf_counter(), torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    start = time.perf_counter()
+    with one_cpu_thread(torch.device("cpu")):
         source_x, source_y = task_tensors(
             source_clips,
             task="direction",
@@ -446,8 +468,6 @@ def transfer_experiment(
                         }
                     )
         source_accuracy = accuracy(pretrained, *source_test)
-    finally:
-        torch.set_num_threads(threads)
     return TransferResult(
         Table(rows),
         curves,

@@ -6,13 +6,18 @@
 * :mod:`~vidconv.layers.inception` — the inflated Inception block.
 * :mod:`~vidconv.layers.inflate` — 2D layers and networks made 3D (I3D).
 * :mod:`~vidconv.layers.kernels` — hand-made motion kernels, the moving bar.
+* :mod:`~vidconv.layers.causal` — causal convolution and pooling that
+  stream chunk by chunk (the stream-state protocol).
+* :mod:`~vidconv.layers.attention` — self-attention, every product explicit.
 """
 
+from vidconv.layers.attention import SelfAttention
 from vidconv.layers.blocks import (
     Conv2Plus1d,
     PerFrameConv2d,
     midplanes_for_2plus1d,
 )
+from vidconv.layers.causal import CausalConv3d, CumulativeAvgPool, StreamState
 from vidconv.layers.conv import conv3d, conv_output_size
 from vidconv.layers.inception import InceptionBlock3d
 from vidconv.layers.inflate import (
@@ -24,10 +29,14 @@ from vidconv.layers.inflate import (
 )
 
 __all__ = [
+    "CausalConv3d",
     "Conv2Plus1d",
+    "CumulativeAvgPool",
     "InceptionBlock3d",
     "InflatedConv3d",
     "PerFrameConv2d",
+    "SelfAttention",
+    "StreamState",
     "conv3d",
     "conv_output_size",
     "inflate_batchnorm",

@@ -41,17 +41,37 @@ def midplanes_for_2plus1d(
     temporal_kernel_size: int = 3,
     spatial_kernel_size: int = 3,
 ) -> int:
-    """Middle width M of a (2+1)D block with the parameter count of a full k_t x k_s x k_s convolution.
+    """Middle width M of a (2+1)D block with the parameter count of a full
+    k_t x k_s x k_s convolution.
 
-    Solves ``M * (k_s^2 N_in + k_t N_out) = k_t k_s^2 N_in N_out`` for M and rounds down (Tran et al.
-    2018, eq. 5), so the block has at most as many conv weights as the full convolution, and fewer by
-    less than ``k_s^2 N_in + k_t N_out`` (one middle channel's worth).
+    Solves ``M * (k_s^2 N_in + k_t N_out) = k_t k_s^2 N_in N_out`` for M and
+    rounds down (Tran et al. 2018, eq. 5), so the block has at most as many
+    conv weights as the full convolution, and fewer by less than
+    ``k_s^2 N_in + k_t N_out`` (one middle channel's worth). Sizes for which
+    eq. 5 rounds down to no middle channel at all raise ``ValueError``.
     """
+    n_in, n_out, k_t, k_s = _check_midplanes_args(
+        in_channels, out_channels, temporal_kernel_size, spatial_kernel_size
+    )
+    return (k_t * k_s * k_s * n_in * n_out) // (k_s * k_s * n_in + k_t * n_out)
+
+
+def _check_midplanes_args(
+    in_channels: int, out_channels: int, k_t: int, k_s: int
+) -> tuple[int, int, int, int]:
+    """The four sizes as ints, refused where eq. 5 rounds down to M = 0."""
     n_in = check_positive_int(in_channels, "in_channels")
     n_out = check_positive_int(out_channels, "out_channels")
-    k_t = check_positive_int(temporal_kernel_size, "temporal_kernel_size")
-    k_s = check_positive_int(spatial_kernel_size, "spatial_kernel_size")
-    return (k_t * k_s * k_s * n_in * n_out) // (k_s * k_s * n_in + k_t * n_out)
+    k_t = check_positive_int(k_t, "temporal_kernel_size")
+    k_s = check_positive_int(k_s, "spatial_kernel_size")
+    if k_t * k_s * k_s * n_in * n_out < k_s * k_s * n_in + k_t * n_out:
+        raise ValueError(
+            "midplanes_for_2plus1d: eq. 5 rounds down to M = 0 middle "
+            f"channels for in_channels={n_in}, out_channels={n_out}, "
+            f"temporal_kernel_size={k_t}, spatial_kernel_size={k_s}; use "
+            "more channels or a larger kernel, or pass mid_channels"
+        )
+    return n_in, n_out, k_t, k_s
 
 
 class _CheckedConv3d(nn.Conv3d):
@@ -125,21 +145,52 @@ class Conv3dNoTemporal(_CheckedConv3d):
         return (1, stride, stride)
 
 
+def _check_2plus1d_args(
+    in_channels: int,
+    out_channels: int,
+    mid_channels: int | None,
+    k_t: int,
+    k_s: int,
+    stride: int,
+    padding: int | None,
+) -> tuple[int, int, int]:
+    """Conv2Plus1d's arguments checked: its M, temporal and spatial padding."""
+    check_conv_args(
+        "Conv2Plus1d", in_channels, out_channels, 1, stride, padding
+    )
+    check_positive_int(k_t, "temporal_kernel_size")
+    check_positive_int(k_s, "spatial_kernel_size")
+    if mid_channels is None:
+        mid_channels = midplanes_for_2plus1d(
+            in_channels, out_channels, k_t, k_s
+        )
+    check_positive_int(mid_channels, "mid_channels")
+    check_positive_int(stride, "stride")
+    if padding is None:
+        return mid_channels, (k_t - 1) // 2, (k_s - 1) // 2
+    check_nonnegative_int(padding, "padding")
+    return mid_channels, padding, padding
+
+
 class Conv2Plus1d(nn.Sequential):
     """(2+1)D convolution: spatial conv, batch norm, ReLU, temporal conv.
 
-    Laid out like torchvision's ``Conv2Plus1D`` (children ``0`` to ``3``) so that state dicts match.
+    Laid out like torchvision's ``Conv2Plus1D`` (children ``0`` to ``3``) so
+    that state dicts match.
 
     Args:
         in_channels, out_channels: channels of the input and output clip.
-        mid_channels: keyword only (a third positional number would read as a kernel size, as it
-            does for :class:`PerFrameConv2d`): the width M between the two convolutions. ``None``
-            picks the M of :func:`midplanes_for_2plus1d`, the full 3D convolution's parameter count.
-        temporal_kernel_size, spatial_kernel_size: ``k_t`` and ``k_s`` of the factorised
-            ``k_t x k_s x k_s`` kernel.
-        stride: applied spatially by the first conv and temporally by the second.
-        padding: ``None`` keeps "same"-style padding ``(kernel_size - 1) // 2`` on each axis; an int
-            pads every axis by that much.
+        mid_channels: keyword only (a third positional number would read as a
+            kernel size, as it does for :class:`PerFrameConv2d`): the width M
+            between the two convolutions. ``None`` picks the M of
+            :func:`midplanes_for_2plus1d`, the full 3D convolution's
+            parameter count.
+        temporal_kernel_size, spatial_kernel_size: ``k_t`` and ``k_s`` of the
+            factorised ``k_t x k_s x k_s`` kernel.
+        stride: applied spatially by the first conv and temporally by the
+            second.
+        padding: ``None`` keeps "same"-style padding ``(kernel_size - 1) // 2``
+            on each axis; an int pads every axis by that much.
     """
 
     def __init__(
@@ -154,21 +205,9 @@ class Conv2Plus1d(nn.Sequential):
         padding: int | None = None,
     ) -> None:
         k_t, k_s = temporal_kernel_size, spatial_kernel_size
-        check_conv_args(
-            "Conv2Plus1d", in_channels, out_channels, 1, stride, padding
+        mid_channels, pad_t, pad_s = _check_2plus1d_args(
+            in_channels, out_channels, mid_channels, k_t, k_s, stride, padding
         )
-        if mid_channels is None:
-            mid_channels = midplanes_for_2plus1d(
-                in_channels, out_channels, k_t, k_s
-            )
-        check_positive_int(mid_channels, "mid_channels")
-        check_positive_int(stride, "stride")
-        pad_s = (
-            (k_s - 1) // 2
-            if padding is None
-            else check_nonnegative_int(padding, "padding")
-        )
-        pad_t = (k_t - 1) // 2 if padding is None else padding
         super().__init__(
             nn.Conv3d(
                 in_channels,
@@ -193,11 +232,16 @@ class Conv2Plus1d(nn.Sequential):
 
     @staticmethod
     def downsample_stride(stride: int) -> tuple[int, int, int]:
-        """The block strides time (second conv) and space (first conv), so the shortcut strides both."""
+        """The block strides time (second conv) and space (first conv), so the
+        shortcut strides both."""
         return (stride, stride, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        check_clip_channels(x, self.in_channels, type(self).__name__, self)
+        name = type(self).__name__
+        check_clip_channels(x, self.in_channels, name, self)
+        check_positive_int(x.shape[2], f"{name} input's frame count T")
+        for conv in (self[0], self[3]):  # too small a clip for either conv
+            check_conv_fits(x, conv, name)
         return super().forward(x)
 
 
@@ -285,11 +329,23 @@ class ConvBnReLU3d(nn.Sequential):
         return super().forward(x)
 
 
-class SeparableConv3d(nn.Sequential):
-    """S3D's separable convolution: ``1 x k x k`` then ``k x 1 x 1``, each followed by batch norm and ReLU.
+def _check_separable_args(
+    in_channels: int, out_channels: int, kernel_size: int, stride: int
+) -> None:
+    """SeparableConv3d's arguments: a conv's, with an int kernel and stride."""
+    check_conv_args(
+        "SeparableConv3d", in_channels, out_channels, kernel_size, stride
+    )
+    check_positive_int(kernel_size, "kernel_size")
+    check_positive_int(stride, "stride")
 
-    Unlike :class:`Conv2Plus1d` the middle width equals ``out_channels``, so it has fewer parameters
-    than the full ``k x k x k`` convolution it replaces.
+
+class SeparableConv3d(nn.Sequential):
+    """S3D's separable convolution: ``1 x k x k`` then ``k x 1 x 1``, each
+    followed by batch norm and ReLU.
+
+    Unlike :class:`Conv2Plus1d` the middle width equals ``out_channels``, so it
+    has fewer parameters than the full ``k x k x k`` convolution it replaces.
     """
 
     def __init__(
@@ -299,11 +355,7 @@ class SeparableConv3d(nn.Sequential):
         kernel_size: int = 3,
         stride: int = 1,
     ) -> None:
-        check_conv_args(
-            "SeparableConv3d", in_channels, out_channels, kernel_size, stride
-        )
-        check_positive_int(kernel_size, "kernel_size")
-        check_positive_int(stride, "stride")
+        _check_separable_args(in_channels, out_channels, kernel_size, stride)
         super().__init__(
             ConvBnReLU3d(
                 in_channels,
@@ -321,9 +373,11 @@ class SeparableConv3d(nn.Sequential):
 
 
 class SelfGating(nn.Module):
-    """S3D-G feature gating: ``x * sigmoid(W mean(x) + b)`` with the mean over time and space, per channel.
+    """S3D-G feature gating: ``x * sigmoid(W mean(x) + b)`` with the mean over
+    time and space, per channel.
 
-    Lets global context switch whole channels on or off at the cost of one ``C x C`` linear map.
+    Lets global context switch whole channels on or off at the cost of one
+    ``C x C`` linear map.
     """
 
     def __init__(self, channels: int) -> None:

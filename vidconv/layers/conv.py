@@ -1,15 +1,18 @@
 """3D convolution written out from its definition.
 
-``conv3d`` computes exactly what ``torch.nn.functional.conv3d`` computes — cross-correlation with
-stride, zero padding, dilation and groups — but with tensor indexing a reader can follow:
-cut every receptive window out of the padded clip, then take one weighted sum per window.
+``conv3d`` computes exactly what ``torch.nn.functional.conv3d`` computes —
+cross-correlation with stride, zero padding, dilation and groups — but with
+tensor indexing a reader can follow: cut every receptive window out of the
+padded clip, then take one weighted sum per window.
 
-For output frame ``t``, row ``h``, column ``w`` of output channel ``o`` in group ``g``::
+For output frame ``t``, row ``h``, column ``w`` of output channel ``o`` in
+group ``g``::
 
     Y[b, o, t, h, w] = bias[o] + sum_{c, i, j, k} W[o, c, i, j, k]
-                       * Xpad[b, g*Cg + c, t*s_t + i*d_t, h*s_h + j*d_h, w*s_w + k*d_w]
+        * Xpad[b, g*Cg + c, t*s_t + i*d_t, h*s_h + j*d_h, w*s_w + k*d_w]
 
-where ``Cg = C_in / groups`` and ``Xpad`` is the input with zeros added on every side.
+where ``Cg = C_in / groups`` and ``Xpad`` is the input with zeros added on
+every side.
 """
 
 from __future__ import annotations
@@ -33,9 +36,10 @@ def conv_output_size(
 ) -> int:
     """Length of a convolution's output along one axis.
 
-    ``floor((size + 2*padding - dilation*(kernel_size - 1) - 1) / stride) + 1`` — the number of
-    positions a kernel spanning ``dilation*(kernel_size-1) + 1`` samples fits into the padded input
-    when it moves ``stride`` samples at a time.
+    ``floor((size + 2*padding - dilation*(kernel_size - 1) - 1) / stride) + 1``
+    — the number of positions a kernel spanning
+    ``dilation*(kernel_size-1) + 1`` samples fits into the padded input when it
+    moves ``stride`` samples at a time.
     """
     for name, v, lo in (
         ("size", size, 1),
@@ -48,7 +52,8 @@ def conv_output_size(
     span = dilation * (kernel_size - 1) + 1
     if size + 2 * padding < span:
         raise ValueError(
-            f"input of length {size} (+{2 * padding} padding) is shorter than the kernel's span {span} "
+            f"input of length {size} (+{2 * padding} padding) is shorter "
+            f"than the kernel's span {span} "
             f"(kernel_size {kernel_size}, dilation {dilation})"
         )
     return (size + 2 * padding - span) // stride + 1
@@ -57,9 +62,11 @@ def conv_output_size(
 def _same_padding(
     kernel: tuple[int, int, int], dilation: tuple[int, int, int]
 ) -> tuple[int, ...]:
-    """Padding for ``padding="same"`` in F.pad order (w_left, w_right, h_left, h_right, t_left, t_right).
+    """Padding for ``padding="same"`` in F.pad order (w_left, w_right,
+    h_left, h_right, t_left, t_right).
 
-    An even total cannot be split evenly; like PyTorch, the extra zero goes on the far side.
+    An even total cannot be split evenly; like PyTorch, the extra zero goes on
+    the far side.
     """
     pads: list[int] = []
     for k, d in zip(reversed(kernel), reversed(dilation)):
@@ -77,18 +84,22 @@ def conv3d(
     dilation: IntOrTriple = 1,
     groups: int = 1,
 ) -> torch.Tensor:
-    """3D convolution (cross-correlation) from first principles; same signature as ``F.conv3d``.
+    """3D convolution (cross-correlation) from first principles; same
+    signature as ``F.conv3d``.
 
     Args:
         input: clip batch ``(B, C_in, T, H, W)``.
         weight: kernels ``(C_out, C_in / groups, kT, kH, kW)``.
         bias: optional ``(C_out,)``.
         stride, dilation: int or ``(t, h, w)``, each >= 1.
-        padding: int or ``(t, h, w)`` zeros added on both sides, or ``"valid"`` / ``"same"``.
-        groups: split input and output channels into this many independent groups.
+        padding: int or ``(t, h, w)`` zeros added on both sides, or
+            ``"valid"`` / ``"same"``.
+        groups: split input and output channels into this many independent
+            groups.
 
     Returns:
-        ``(B, C_out, T', H', W')`` with each size given by :func:`conv_output_size`.
+        ``(B, C_out, T', H', W')`` with each size given by
+        :func:`conv_output_size`.
     """
     check_tensor(input, "input", ndim=5, layout="(B, C, T, H, W)")
     check_tensor(
@@ -102,17 +113,20 @@ def conv3d(
     kernel = (kernel_list[0], kernel_list[1], kernel_list[2])
     if 0 in weight.shape[:2] or min(kernel) < 1:
         raise ValueError(
-            f"weight must have at least one output channel, input channel and kernel tap on every "
-            f"axis (C_out, C_in/groups, kT, kH, kW), got shape {tuple(weight.shape)}"
+            "weight must have at least one output channel, input channel "
+            "and kernel tap on every axis (C_out, C_in/groups, kT, kH, kW), "
+            f"got shape {tuple(weight.shape)}"
         )
     c_in = input.shape[1]
     if c_in % groups or c_out % groups:
         raise ValueError(
-            f"groups={groups} must divide both input channels ({c_in}) and output channels ({c_out})"
+            f"groups={groups} must divide both input channels ({c_in}) "
+            f"and output channels ({c_out})"
         )
     if c_per_group * groups != c_in:
         raise ValueError(
-            f"weight expects {c_per_group * groups} input channels ({c_per_group} per group x {groups} groups), "
+            f"weight expects {c_per_group * groups} input channels "
+            f"({c_per_group} per group x {groups} groups), "
             f"input has {c_in}"
         )
     if bias is not None:
@@ -120,7 +134,8 @@ def conv3d(
         check_like(bias, "bias", input, "input")
         if bias.shape[0] != c_out:
             raise ValueError(
-                f"bias must have {c_out} entries (one per output channel), got {bias.shape[0]}"
+                f"bias must have {c_out} entries (one per output channel), "
+                f"got {bias.shape[0]}"
             )
 
     if isinstance(padding, str):
@@ -129,12 +144,14 @@ def conv3d(
         elif padding == "same":
             if stride_t != (1, 1, 1):
                 raise ValueError(
-                    f"padding='same' needs stride 1 on every axis, got stride {stride_t}"
+                    "padding='same' needs stride 1 on every axis, "
+                    f"got stride {stride_t}"
                 )
             pads = _same_padding(kernel, dilation_t)
         else:
             raise ValueError(
-                f"padding must be an int, a 3-tuple, 'valid' or 'same', got {padding!r}"
+                "padding must be an int, a 3-tuple, 'valid' or 'same', "
+                f"got {padding!r}"
             )
     else:
         pt, ph, pw = as_triple(padding, "padding", minimum=0)
@@ -146,11 +163,14 @@ def conv3d(
         if size < span:
             name = "THW"[axis]
             raise ValueError(
-                f"input is too small along {name}: {input.shape[2 + axis]} (+padding = {size}) "
-                f"< kernel span {span}; input shape {tuple(input.shape)}, kernel {kernel}, dilation {dilation_t}"
+                f"input is too small along {name}: {input.shape[2 + axis]} "
+                f"(+padding = {size}) < kernel span {span}; "
+                f"input shape {tuple(input.shape)}, kernel {kernel}, "
+                f"dilation {dilation_t}"
             )
 
-    # unfold(dim, size, step) appends one axis per call that walks along a window of `span` samples.
+    # unfold(dim, size, step) appends one axis per call that walks along a
+    # window of `span` samples.
     windows = (
         x.unfold(2, spans[0], stride_t[0])
         .unfold(3, spans[1], stride_t[1])

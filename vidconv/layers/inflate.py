@@ -19,17 +19,25 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidconv.utils.checks import check_positive_int
+from vidconv.utils.checks import (
+    check_clip_channels,
+    check_conv_fits,
+    check_positive_int,
+)
 
 
 class InflatedConv3d(nn.Conv3d):
-    """A ``Conv3d`` that pads time by repeating the edge frames and space with zeros.
+    """A ``Conv3d`` that pads time by repeating the edge frames and space with
+    zeros.
 
-    ``padding[0]`` frames are added at both temporal ends by replication; its state dict is a plain
-    ``Conv3d``'s (``weight``, ``bias``).
+    ``padding[0]`` frames are added at both temporal ends by replication; its
+    state dict is a plain ``Conv3d``'s (``weight``, ``bias``). It reads clips
+    ``(B, C, T, H, W)``, so an inflated network refuses a batch of images.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        check_clip_channels(x, self.in_channels, type(self).__name__, self)
+        check_conv_fits(x, self, type(self).__name__)
         pad_t = self.padding[0]
         if pad_t:
             x = F.pad(

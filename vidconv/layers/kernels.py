@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import torch
 
-from vidconv.utils.checks import check_nonnegative_int, check_positive_int
+from vidconv.utils.checks import (
+    check_int,
+    check_nonnegative_int,
+    check_positive_int,
+)
 
 
 def moving_bar(
@@ -38,7 +42,9 @@ def moving_bar(
     speed = check_nonnegative_int(speed, "speed")
     step = speed if direction == "right" else -speed
     first = (
-        (2 if direction == "right" else size - 3) if start is None else start
+        (2 if direction == "right" else size - 3)
+        if start is None
+        else check_int(start, "start")
     )
     clip = torch.zeros(1, 1, frames, size, size)
     for t in range(frames):

@@ -1,13 +1,15 @@
-"""C3D (Tran et al., 2015, "Learning Spatiotemporal Features with 3D Convolutional Networks",
-https://arxiv.org/abs/1412.0767).
+"""C3D (Tran et al., 2015, "Learning Spatiotemporal Features with 3D
+Convolutional Networks", https://arxiv.org/abs/1412.0767).
 
-Eight 3x3x3 convolutions (stride 1, padding 1) in five groups, each group followed by max pooling:
-1x2x2 after the first (so that time is not merged too early), 2x2x2 after the others; two fully
-connected layers of 4096 units and a classifier. Input: 16 frames of 112x112 pixels.
+Eight 3x3x3 convolutions (stride 1, padding 1) in five groups, each group
+followed by max pooling: 1x2x2 after the first (so that time is not merged too
+early), 2x2x2 after the others; two fully connected layers of 4096 units and a
+classifier. Input: 16 frames of 112x112 pixels.
 
-The original is a Caffe model, whose pooling rounds output sizes up; so does :class:`C3D`
-(``ceil_mode=True``). At pool5 that turns 2x7x7 into 1x4x4, and fc6 reads 512*1*4*4 = 8192
-features. Ports that instead pad pool5 by (0, 1, 1) get the same shape from shifted windows.
+The original is a Caffe model, whose pooling rounds output sizes up; so does
+:class:`C3D` (``ceil_mode=True``). At pool5 that turns 2x7x7 into 1x4x4, and
+fc6 reads 512*1*4*4 = 8192 features. Ports that instead pad pool5 by (0, 1, 1)
+get the same shape from shifted windows.
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ _POOL5_GRID = (1, 4, 4)  # (T, H, W) that fc6 is sized for
 
 
 def _pooled_grid(t: int, h: int, w: int) -> tuple[int, ...]:
-    """(T, H, W) after the five pools for an input of (t, h, w); convolutions keep the size."""
+    """(T, H, W) after the five pools for an input of (t, h, w); convolutions
+    keep the size."""
 
     def after(n: int, pools: list[int]) -> int:
         for k in pools:
-            # Ceil mode with kernel = stride = k keeps a last, partial window: ceil(n / k) outputs,
-            # even for n < k (one window over what is there), as Caffe and torch both do.
+            # Ceil mode with kernel = stride = k keeps a last, partial window:
+            # ceil(n / k) outputs, even for n < k (one window over what is
+            # there), as Caffe and torch both do.
             n = -(-n // k)
         return n
 
@@ -37,13 +41,13 @@ def _pooled_grid(t: int, h: int, w: int) -> tuple[int, ...]:
 
 
 class C3D(nn.Module):
-    """C3D over clips ``(B, 3, T, H, W)``; ``fc6`` fixes the grid after pool5 to 1x4x4 (e.g. 16x112x112)."""
+    """C3D over clips ``(B, 3, T, H, W)``; ``fc6`` fixes the grid after pool5
+    to 1x4x4 (e.g. 16x112x112)."""
 
     def __init__(self, num_classes: int = 101, dropout: float = 0.5) -> None:
         super().__init__()
-        check_int(
-            num_classes, "num_classes"
-        )  # the type; the range is checked below
+        # The type; the range is checked below.
+        check_int(num_classes, "num_classes")
         check_number(
             dropout, "dropout", minimum=0.0, maximum=1.0, exclusive_maximum=True
         )
@@ -75,9 +79,8 @@ class C3D(nn.Module):
             layers += [(f"conv{name}", c), (f"relu{name}", relu)]
             if pool_t is not None:
                 layers.append((f"pool{name[0]}", pool(pool_t)))
-        self.features = nn.Sequential(
-            OrderedDict(layers)
-        )  # (B, 512, 1, 4, 4) for 16x112x112
+        # (B, 512, 1, 4, 4) for 16x112x112
+        self.features = nn.Sequential(OrderedDict(layers))
         self.classifier = nn.Sequential(
             OrderedDict(
                 [
@@ -98,8 +101,10 @@ class C3D(nn.Module):
         grid = _pooled_grid(*x.shape[2:])
         if grid != _POOL5_GRID:
             raise ValueError(
-                f"C3D's fc6 expects 512x1x4x4 features after pool5, as from a (B, 3, 16, 112, 112) clip "
-                f"(1-16 frames and 97-128 pixels give the same grid); got shape {tuple(x.shape)}, "
+                "C3D's fc6 expects 512x1x4x4 features after pool5, "
+                "as from a (B, 3, 16, 112, 112) clip "
+                "(1-16 frames and 97-128 pixels give the same grid); "
+                f"got shape {tuple(x.shape)}, "
                 f"which pools to {grid}"
             )
         x = self.features(x).flatten(1)  # (B, 8192)
@@ -107,5 +112,6 @@ class C3D(nn.Module):
 
 
 def c3d(*, num_classes: int = 101, dropout: float = 0.5) -> C3D:
-    """C3D with ``num_classes`` outputs (101 for UCF101). No pretrained weights: the originals are Caffe files."""
+    """C3D with ``num_classes`` outputs (101 for UCF101). No pretrained
+    weights: the originals are Caffe files."""
     return C3D(num_classes=num_classes, dropout=dropout)

@@ -17,11 +17,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from vidconv.layers.causal import CumulativeAvgPool, StreamState
 from vidconv.models._clip import check_clip
 from vidconv.models.movinet_blocks import (
-    CumulativeAvgPool,
     MoViNetBlock,
-    StreamState,
     activation_layers,
     conv_bn,
 )

@@ -1,17 +1,22 @@
-"""Temporal relevance and token selection: which moments of a video deserve attention.
+"""Temporal relevance and token selection: which moments of a video deserve
+attention.
 
 Three modules, each small enough to read at once:
 
-* :class:`TemporalRelevanceModule` — a relevance in [0, 1] for every time step, computed from that
-  step's features *in the context of its neighbours* (windowed self-attention), so that a frame can
-  be relevant because it differs from what surrounds it.
-* :class:`ThickPresentTokenSelector` — keeps the top ``keep_ratio`` of a token sequence by content
-  relevance plus a learned recency profile over the last ``present_thickness`` positions.
-* :class:`VideoRelevanceCompressor` — scores every spatial token of every frame (optionally
-  conditioned on a text query) and merges groups of ``compression_ratio`` frames into one, each
-  position weighted by its relevance.
+* :class:`TemporalRelevanceModule` — a relevance in [0, 1] for every time step,
+  computed from that step's features *in the context of its neighbours*
+  (windowed self-attention), so that a frame can be relevant because it differs
+  from what surrounds it.
+* :class:`ThickPresentTokenSelector` — keeps the top ``keep_ratio`` of a token
+  sequence by content relevance plus a learned recency profile over the last
+  ``present_thickness`` positions.
+* :class:`VideoRelevanceCompressor` — scores every spatial token of every frame
+  (optionally conditioned on a text query) and merges groups of
+  ``compression_ratio`` frames into one, each position weighted by its
+  relevance.
 
-Shapes: ``B`` batch, ``T`` time steps, ``N`` spatial tokens per frame, ``L`` text tokens, ``D`` features.
+Shapes: ``B`` batch, ``T`` time steps, ``N`` spatial tokens per frame, ``L``
+text tokens, ``D`` features.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ def _check_dim(hidden_dim: int, num_heads: int | None = None) -> None:
         check_positive_int(num_heads, "num_heads")
         if hidden_dim % num_heads:
             raise ValueError(
-                f"hidden_dim ({hidden_dim}) must be divisible by num_heads ({num_heads})"
+                f"hidden_dim ({hidden_dim}) must be divisible by "
+                f"num_heads ({num_heads})"
             )
 
 
@@ -41,7 +47,8 @@ def _check_tokens(
     check_tensor(x, name, ndim=ndim, layout=layout)
     if x.shape[-1] != hidden_dim:
         raise ValueError(
-            f"{name} must end in hidden_dim={hidden_dim} features {layout}, got shape {tuple(x.shape)}"
+            f"{name} must end in hidden_dim={hidden_dim} features {layout}, "
+            f"got shape {tuple(x.shape)}"
         )
     if 0 in x.shape:
         raise ValueError(f"{name} is empty: shape {tuple(x.shape)}")
@@ -52,8 +59,9 @@ def _check_mask(
 ) -> torch.Tensor | None:
     """The mask as bool (B, T), True = a real step.
 
-    Accepts what users bring: bool, or the 0/1 integer or float masks of transformer libraries (an
-    ``attention_mask`` of ones and zeros). Any other value is refused rather than guessed at.
+    Accepts what users bring: bool, or the 0/1 integer or float masks of
+    transformer libraries (an ``attention_mask`` of ones and zeros). Any other
+    value is refused rather than guessed at.
     """
     if mask is None:
         return None
@@ -64,7 +72,8 @@ def _check_mask(
         )
     if tuple(mask.shape) != (batch, steps):
         raise ValueError(
-            f"mask must have shape (B, T) = {(batch, steps)}, got {tuple(mask.shape)}"
+            f"mask must have shape (B, T) = {(batch, steps)}, "
+            f"got {tuple(mask.shape)}"
         )
     if mask.device != device:
         raise ValueError(f"mask is on {mask.device} but x is on {device}")
@@ -72,24 +81,28 @@ def _check_mask(
         if not bool(((mask == 0) | (mask == 1)).all()):
             bad = mask[(mask != 0) & (mask != 1)].flatten()[0].item()
             raise ValueError(
-                f"mask of dtype {mask.dtype} must hold only 0 (padding) and 1 (valid), found {bad}"
+                f"mask of dtype {mask.dtype} must hold only 0 (padding) "
+                f"and 1 (valid), found {bad}"
             )
         mask = mask == 1
     return mask
 
 
 class TemporalRelevanceModule(nn.Module):
-    """Relevance of each time step from its features and those within ``temporal_window`` of it.
+    """Relevance of each time step from its features and those within
+    ``temporal_window`` of it.
 
     Args:
         hidden_dim: feature size D (divisible by ``num_heads``).
-        temporal_window: how many steps each one attends to, itself included; the window is centred
-            (``temporal_window // 2`` steps each side, the extra one in the past when it is even).
+        temporal_window: how many steps each one attends to, itself included;
+            the window is centred (``temporal_window // 2`` steps each side, the
+            extra one in the past when it is even).
         num_heads: attention heads.
 
-    ``forward(x, mask=None)`` takes ``x`` (B, T, D) and an optional ``mask`` (B, T), True (or 1) where a
-    step is real — bool, or 0/1 integers or floats as transformer libraries' attention masks are;
-    returns relevance (B, T) in [0, 1], exactly 0 at masked steps, for any T.
+    ``forward(x, mask=None)`` takes ``x`` (B, T, D) and an optional ``mask``
+    (B, T), True (or 1) where a step is real — bool, or 0/1 integers or floats
+    as transformer libraries' attention masks are; returns relevance (B, T) in
+    [0, 1], exactly 0 at masked steps, for any T.
     """
 
     def __init__(
@@ -116,10 +129,12 @@ class TemporalRelevanceModule(nn.Module):
     def _allowed(
         self, steps: int, mask: torch.Tensor | None, device: torch.device
     ) -> tuple[torch.Tensor, int, int]:
-        """Which key of each query's window may be attended to: ``(B or 1, T, W)`` bool, and the window's reach.
+        """Which key of each query's window may be attended to:
+        ``(B or 1, T, W)`` bool, and the window's reach.
 
-        Slot ``w`` of query ``t`` holds key ``t - past + w``. A key is allowed inside the clip and, with a
-        mask, only if it is valid; a query always sees itself, so no softmax row is empty (which gives NaN).
+        Slot ``w`` of query ``t`` holds key ``t - past + w``. A key is allowed
+        inside the clip and, with a mask, only if it is valid; a query always
+        sees itself, so no softmax row is empty (which gives NaN).
         """
         past = min(
             self.temporal_window // 2, steps - 1
@@ -146,11 +161,13 @@ class TemporalRelevanceModule(nn.Module):
     def _windowed_attention(
         self, h: torch.Tensor, mask: torch.Tensor | None
     ) -> torch.Tensor:
-        """``self.attention`` (same parameters, same maths) restricted to each step's window.
+        """``self.attention`` (same parameters, same maths) restricted to each
+        step's window.
 
-        Keys outside the window are never gathered and masked keys are replaced by zeros before the
-        weighted sum, so a NaN or infinity at a step that a query cannot see does not reach it (with an
-        additive mask, weight 0 times NaN would still be NaN).
+        Keys outside the window are never gathered and masked keys are replaced
+        by zeros before the weighted sum, so a NaN or infinity at a step that a
+        query cannot see does not reach it (with an additive mask, weight 0
+        times NaN would still be NaN).
         """
         b, t, d = h.shape
         heads = self.num_heads
@@ -209,16 +226,20 @@ class TemporalRelevanceModule(nn.Module):
 
 
 class ThickPresentTokenSelector(nn.Module):
-    """Keep the ``keep_ratio`` most relevant tokens of a sequence, favouring the recent ones as learned.
+    """Keep the ``keep_ratio`` most relevant tokens of a sequence, favouring the
+    recent ones as learned.
 
-    Score of token ``t`` of a length-``T`` sequence: ``content(x_t) + recency[age]`` with
-    ``age = T - 1 - t``; ages ``0 .. present_thickness - 1`` each have their own learned value, older
-    tokens share one more. The kept tokens are returned in temporal order and multiplied by
-    ``sigmoid(score)`` so that both the content scorer and the recency profile receive gradients
-    through the selection.
+    Score of token ``t`` of a length-``T`` sequence:
+    ``content(x_t) + recency[age]`` with ``age = T - 1 - t``; ages
+    ``0 .. present_thickness - 1`` each have their own learned value, older
+    tokens share one more. The kept tokens are returned in temporal order and
+    multiplied by ``sigmoid(score)`` so that both the content scorer and the
+    recency profile receive gradients through the selection.
 
-    ``forward(x)`` takes (B, T, D) and returns ``(kept (B, k, D), indices (B, k), scores (B, T))`` with
-    ``k = max(1, floor(keep_ratio * T + 0.5))``: at least one token, however short the sequence.
+    ``forward(x)`` takes (B, T, D) and returns
+    ``(kept (B, k, D), indices (B, k), scores (B, T))`` with
+    ``k = max(1, floor(keep_ratio * T + 0.5))``: at least one token, however
+    short the sequence.
     """
 
     def __init__(
@@ -243,7 +264,8 @@ class ThickPresentTokenSelector(nn.Module):
             )
         self.keep_ratio = float(keep_ratio)
         self.content = nn.Linear(hidden_dim, 1)
-        # Starts favouring the present, decaying linearly over the thickness; learned from there.
+        # Starts favouring the present, decaying linearly over the thickness;
+        # learned from there.
         self.recency = nn.Parameter(
             torch.linspace(1.0, 0.0, present_thickness + 1)
         )
@@ -276,23 +298,29 @@ class ThickPresentTokenSelector(nn.Module):
 
 
 class VideoRelevanceCompressor(nn.Module):
-    """Merge every ``compression_ratio`` frames into one, a weighted average per token position.
+    """Merge every ``compression_ratio`` frames into one, a weighted average per
+    token position.
 
-    Each token gets a relevance logit (visual score, plus agreement with the text when given). The
-    merge weights are ``softmax`` of those logits over the frames of a group, separately for each of
-    the N token positions; the returned ``relevance`` is ``sigmoid`` of the same logits — it ranks
-    tokens as the weights do, but it is not the weights (they are ``softmax(logit(relevance))``).
+    Each token gets a relevance logit (visual score, plus agreement with the
+    text when given). The merge weights are ``softmax`` of those logits over the
+    frames of a group, separately for each of the N token positions; the
+    returned ``relevance`` is ``sigmoid`` of the same logits — it ranks tokens
+    as the weights do, but it is not the weights (they are
+    ``softmax(logit(relevance))``).
 
     Args:
         hidden_dim: feature size D.
-        num_frames: the most frames a clip may have (a learned embedding per frame position).
+        num_frames: the most frames a clip may have (a learned embedding per
+            frame position).
         compression_ratio: frames merged into one.
         num_heads: heads of the attention from video tokens to text tokens.
 
-    ``forward(tokens, text=None)`` takes tokens (B, T, N, D) — any N — and optional text features
-    (B, L, D). Returns ``(compressed (B, ceil(T / ratio), N, D), relevance (B, T, N) in (0, 1))``. When T is not a
-    multiple of the ratio the last group simply has fewer frames; its weights are normalised over them.
-    With text, each token's relevance also depends on how well it matches the text (cross-attention).
+    ``forward(tokens, text=None)`` takes tokens (B, T, N, D) — any N — and
+    optional text features (B, L, D). Returns
+    ``(compressed (B, ceil(T / ratio), N, D), relevance (B, T, N) in (0, 1))``.
+    When T is not a multiple of the ratio the last group simply has fewer
+    frames; its weights are normalised over them. With text, each token's
+    relevance also depends on how well it matches the text (cross-attention).
     """
 
     def __init__(
@@ -328,7 +356,8 @@ class VideoRelevanceCompressor(nn.Module):
         b, t, n, d = tokens.shape
         if t > self.num_frames:
             raise ValueError(
-                f"tokens have {t} frames, more than num_frames={self.num_frames}"
+                f"tokens have {t} frames, "
+                f"more than num_frames={self.num_frames}"
             )
         h = tokens + self.frame_embedding[:t, None, :]  # (B, T, N, D)
         logits = self.visual_score(h).squeeze(-1)  # (B, T, N)
@@ -352,7 +381,8 @@ class VideoRelevanceCompressor(nn.Module):
         r = self.compression_ratio
         groups = -(-t // r)
         pad = groups * r - t
-        # Frames added to fill the last group get weight 0 (logit -inf) and change nothing.
+        # Frames added to fill the last group get weight 0 (logit -inf) and
+        # change nothing.
         padded_tokens = F.pad(
             tokens, (0, 0, 0, 0, 0, pad)
         )  # (B, groups*r, N, D)

@@ -1,17 +1,21 @@
-"""Exact frame-by-frame inference for causal networks (in the spirit of MoViNets' stream buffers,
-Kondratyuk et al. 2021, and of continual inference, Hedegaard & Iosifidis 2022).
+"""Exact frame-by-frame inference for causal networks (in the spirit of
+MoViNets' stream buffers, Kondratyuk et al. 2021, and of continual inference,
+Hedegaard & Iosifidis 2022).
 
-A causal network's output at frame ``t`` depends only on frames ``<= t``. Run offline on a whole clip,
-each causal layer pads the past with zeros; run as a stream, each one keeps the last few input frames
-it needs in a buffer that starts as those same zeros. The stream therefore reproduces the offline
-outputs exactly, holds only ``retention`` frames per layer in memory, and does the same work for every
-new frame however long the video has been running.
+A causal network's output at frame ``t`` depends only on frames ``<= t``. Run
+offline on a whole clip, each causal layer pads the past with zeros; run as a
+stream, each one keeps the last few input frames it needs in a buffer that
+starts as those same zeros. The stream therefore reproduces the offline outputs
+exactly, holds only ``retention`` frames per layer in memory, and does the same
+work for every new frame however long the video has been running.
 
-Networks may be built from :class:`~vidconv.temporal.thick_present.PhenomenologicalConv3D` with
+Networks may be built from
+:class:`~vidconv.temporal.thick_present.PhenomenologicalConv3D` with
 ``protention_frames=0``, :class:`~vidconv.temporal.thick_present.CausalPool3d`,
-:class:`~vidconv.temporal.thick_present.CausalResidual`, ``nn.Sequential``, 1-frame ``nn.Conv3d`` layers and
-pointwise layers (activations, dropout, batch norm in eval mode). Anything else is refused up front:
-it might look at the future, or at the whole clip.
+:class:`~vidconv.temporal.thick_present.CausalResidual`, ``nn.Sequential``,
+1-frame ``nn.Conv3d`` layers and pointwise layers (activations, dropout, batch
+norm in eval mode). Anything else is refused up front: it might look at the
+future, or at the whole clip.
 """
 
 from __future__ import annotations
@@ -54,19 +58,21 @@ def _check_streamable(model: nn.Module) -> None:
         if isinstance(m, PhenomenologicalConv3D):
             if m.protention_frames:
                 raise ValueError(
-                    f"{where} looks {m.protention_frames} frames ahead; a stream has no future frames "
-                    "(use protention_frames=0)"
+                    f"{where} looks {m.protention_frames} frames ahead; "
+                    "a stream has no future frames (use protention_frames=0)"
                 )
         elif isinstance(m, nn.Conv3d):
-            # One frame in must give one frame out, from that frame alone: no temporal extent, stride
-            # or padding ("same" with a 1-frame kernel pads nothing; "valid" never pads).
+            # One frame in must give one frame out, from that frame alone: no
+            # temporal extent, stride or padding ("same" with a 1-frame kernel
+            # pads nothing; "valid" never pads).
             pad_t = 0 if isinstance(m.padding, str) else m.padding[0]
             if (m.kernel_size[0], m.stride[0], pad_t) != (1, 1, 0):
                 raise ValueError(
-                    f"{where} has temporal kernel size {m.kernel_size[0]}, stride {m.stride[0]} and "
-                    f"padding {pad_t}; a streamed Conv3d must have 1, 1 and 0 in time (a 1-frame "
-                    "kernel, e.g. (1, 3, 3) with padding (0, 1, 1)); use PhenomenologicalConv3D "
-                    "for a temporal window"
+                    f"{where} has temporal kernel size {m.kernel_size[0]}, "
+                    f"stride {m.stride[0]} and padding {pad_t}; "
+                    "a streamed Conv3d must have 1, 1 and 0 in time (a "
+                    "1-frame kernel, e.g. (1, 3, 3) with padding (0, 1, 1)); "
+                    "use PhenomenologicalConv3D for a temporal window"
                 )
         elif isinstance(m, nn.GroupNorm):
             raise ValueError(
@@ -74,21 +80,24 @@ def _check_streamable(model: nn.Module) -> None:
             )
         elif not isinstance(m, _POINTWISE + _CONTAINERS + _BUFFERED):
             raise ValueError(
-                f"{where} is not one of vidconv's causal layers, so it may see the future or the "
-                "whole clip; streaming supports PhenomenologicalConv3D, CausalPool3d, CausalResidual, "
+                f"{where} is not one of vidconv's causal layers, so it "
+                "may see the future or the whole clip; streaming supports "
+                "PhenomenologicalConv3D, CausalPool3d, CausalResidual, "
                 "nn.Sequential, 1-frame Conv3d and pointwise layers"
             )
 
 
 class StreamingInference:
-    """Run a causal network one frame at a time, exactly as it would run on the whole clip.
+    """Run a causal network one frame at a time, exactly as it would run on the
+    whole clip.
 
-    >>> stream = StreamingInference(model)      # doctest: +SKIP
-    >>> for frame in frames:                     # each (B, C, H, W)
-    ...     y = stream.step(frame)               # (B, C_out, H', W'): the output at this frame
-    >>> stream.reset()                           # before the next video
+    >>> stream = StreamingInference(model)  # doctest: +SKIP
+    >>> for frame in frames:  # each (B, C, H, W)
+    ...     y = stream.step(frame)  # this frame's output (B, C_out, H', W')
+    >>> stream.reset()  # before the next video
 
-    Puts the model in eval mode (batch norm must use its running statistics frame by frame).
+    Puts the model in eval mode (batch norm must use its running statistics
+    frame by frame).
     """
 
     def __init__(self, model: nn.Module) -> None:
@@ -104,7 +113,8 @@ class StreamingInference:
 
     @property
     def buffered_frames(self) -> int:
-        """Frames held in memory across all layers: the sum of their retentions."""
+        """Frames held in memory across all layers: the sum of their
+        retentions."""
         return sum(m.past_frames for m in self._layers)
 
     def reset(self) -> None:
@@ -116,7 +126,8 @@ class StreamingInference:
 
     @torch.no_grad()
     def step(self, frame: torch.Tensor) -> torch.Tensor:
-        """Feed one frame ``(B, C, H, W)``; return the network's output at that frame."""
+        """Feed one frame ``(B, C, H, W)``; return the network's output at
+        that frame."""
         check_tensor(frame, "frame", ndim=4, layout="(B, C, H, W)")
         check_like(frame, "frame", self.model, "the model")
         if (
@@ -124,16 +135,16 @@ class StreamingInference:
             and tuple(frame.shape) != self._frame_shape
         ):
             raise ValueError(
-                f"frame shape {tuple(frame.shape)} differs from this video's {self._frame_shape}; "
+                f"frame shape {tuple(frame.shape)} differs from this video's "
+                f"{self._frame_shape}; "
                 "call reset() before a new video"
             )
         self._frame_shape = tuple(frame.shape)
         for m in self._layers:
             m.streaming = True
         try:
-            out = self.model(
-                frame.unsqueeze(2)
-            )  # (B, C, 1, H, W) -> (B, C_out, 1, H', W')
+            # (B, C, 1, H, W) -> (B, C_out, 1, H', W')
+            out = self.model(frame.unsqueeze(2))
         finally:
             for m in self._layers:
                 m.streaming = False

@@ -94,7 +94,9 @@ class PhenomenologicalConv3D(nn.Conv3d):
         return self.retention_frames * self.dilation[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        check_clip_channels(x, self.in_channels, type(self).__name__, self)
+        name = type(self).__name__
+        check_clip_channels(x, self.in_channels, name, self)
+        check_positive_int(x.shape[2], f"{name} input's frame count T")
         if self.streaming:
             return self._step(x)
         future = self.protention_frames * self.dilation[0]

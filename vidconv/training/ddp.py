@@ -1,18 +1,24 @@
-"""Data-parallel training with PyTorch's own engine: ``torchrun`` + ``DistributedDataParallel``.
+"""Data-parallel training with PyTorch's own engine: ``torchrun`` +
+``DistributedDataParallel``.
 
-``torchrun --nproc_per_node=N script.py`` starts N copies of the same script and tells each, through
-environment variables, who it is (``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``) and where to meet
-(``MASTER_ADDR``, ``MASTER_PORT``). Each process holds a full copy of the model and reads its own
-share of the data; DDP averages the gradients across processes during ``backward`` (an all-reduce per
-bucket of gradients), so every copy takes the same optimizer step and the copies never drift apart.
+``torchrun --nproc_per_node=N script.py`` starts N copies of the same script and
+tells each, through environment variables, who it is (``RANK``, ``LOCAL_RANK``,
+``WORLD_SIZE``) and where to meet (``MASTER_ADDR``, ``MASTER_PORT``). Each
+process holds a full copy of the model and reads its own share of the data; DDP
+averages the gradients across processes during ``backward`` (an all-reduce per
+bucket of gradients), so every copy takes the same optimizer step and the copies
+never drift apart.
 
-* :func:`distributed` joins the process group (NCCL on GPUs, gloo on the CPU, chosen from the device)
-  and wraps the model in ``DistributedDataParallel``; :func:`~vidconv.training.fit` calls it for you.
-* :func:`distributed_loader` splits a *global* batch over the processes: a ``DistributedSampler`` for
-  training (shuffled by epoch through ``set_epoch``), a :class:`ShardSampler` for evaluation (no
-  padding, so every sample is counted once).
-* :func:`all_sum` and :func:`agree` are the two collectives the loop needs: sums of metrics over the
-  whole dataset, and stopping every process together when one of them meets a bad batch.
+* :func:`distributed` joins the process group (NCCL on GPUs, gloo on the CPU,
+  chosen from the device) and wraps the model in ``DistributedDataParallel``;
+  :func:`~vidconv.training.fit` calls it for you.
+* :func:`distributed_loader` splits a *global* batch over the processes: a
+  ``DistributedSampler`` for training (shuffled by epoch through ``set_epoch``),
+  a :class:`ShardSampler` for evaluation (no padding, so every sample is counted
+  once).
+* :func:`all_sum` and :func:`agree` are the two collectives the loop needs: sums
+  of metrics over the whole dataset, and stopping every process together when
+  one of them meets a bad batch.
 """
 
 from __future__ import annotations
@@ -45,7 +51,8 @@ TORCHRUN_ENV = (
 
 
 def launched() -> bool:
-    """True when a launcher such as torchrun started this process (it set ``WORLD_SIZE`` or ``RANK``)."""
+    """True when a launcher such as torchrun started this process (it set
+    ``WORLD_SIZE`` or ``RANK``)."""
     return "WORLD_SIZE" in os.environ or "RANK" in os.environ
 
 
@@ -65,7 +72,8 @@ def world_size() -> int:
 
 
 def is_main() -> bool:
-    """Rank 0 (or the only process): the one that prints, shows progress bars and writes checkpoints."""
+    """Rank 0 (or the only process): the one that prints, shows progress bars
+    and writes checkpoints."""
     return rank() == 0
 
 
@@ -82,19 +90,22 @@ def _env_int(name: str) -> int:
 def _missing_env() -> RuntimeError:
     missing = [name for name in TORCHRUN_ENV if name not in os.environ]
     return RuntimeError(
-        f"distributed training needs the environment variables {list(TORCHRUN_ENV)} that torchrun "
-        f"sets; {missing} missing. Start the script with `torchrun --nproc_per_node=N script.py` "
-        "(or `python -m torch.distributed.run ...`), or call fit from a single process without "
-        "RANK/WORLD_SIZE in the environment."
+        "distributed training needs the environment variables "
+        f"{list(TORCHRUN_ENV)} that torchrun sets; {missing} missing. "
+        "Start the script with `torchrun --nproc_per_node=N script.py` (or "
+        "`python -m torch.distributed.run ...`), or call fit from a single "
+        "process without RANK/WORLD_SIZE in the environment."
     )
 
 
 def init(device: torch.device | str | None = None) -> torch.device:
-    """Join the process group that torchrun describes, if torchrun started this process; return its device.
+    """Join the process group that torchrun describes, if torchrun started this
+    process; return its device.
 
-    Under torchrun: on CUDA the device is ``cuda:LOCAL_RANK`` (one GPU per process) and the backend
-    NCCL; on the CPU the backend is gloo. In a single process: just the checked ``device``. Joining
-    twice is harmless, so a script that calls it first runs unchanged in one process or many.
+    Under torchrun: on CUDA the device is ``cuda:LOCAL_RANK`` (one GPU per
+    process) and the backend NCCL; on the CPU the backend is gloo. In a single
+    process: just the checked ``device``. Joining twice is harmless, so a script
+    that calls it first runs unchanged in one process or many.
     """
     if is_distributed():
         if dist.get_backend() == "nccl":
@@ -114,13 +125,15 @@ def init(device: torch.device | str | None = None) -> torch.device:
     )
     if device.type not in ("cuda", "cpu"):
         raise ValueError(
-            f"distributed training runs on CUDA GPUs (NCCL) or the CPU (gloo), got device {str(device)!r}"
+            "distributed training runs on CUDA GPUs (NCCL) or the CPU (gloo), "
+            f"got device {str(device)!r}"
         )
     if device.type == "cuda":
         if local_rank >= torch.cuda.device_count():
             raise ValueError(
-                f"LOCAL_RANK={local_rank} but this machine has {torch.cuda.device_count()} GPU(s): "
-                "start at most one process per GPU (--nproc_per_node)"
+                f"LOCAL_RANK={local_rank} but this machine has "
+                f"{torch.cuda.device_count()} GPU(s): start at most one "
+                "process per GPU (--nproc_per_node)"
             )
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
@@ -135,7 +148,8 @@ def shutdown() -> None:
 
 
 def unwrap(model: nn.Module) -> nn.Module:
-    """The model inside a ``DistributedDataParallel`` wrapper (the model itself otherwise)."""
+    """The model inside a ``DistributedDataParallel`` wrapper (the model itself
+    otherwise)."""
     return model.module if isinstance(model, DistributedDataParallel) else model
 
 
@@ -145,12 +159,14 @@ def distributed(
     *,
     sync_batchnorm: bool = False,
 ) -> tuple[DistributedDataParallel, torch.device]:
-    """Join the process group (:func:`init`), move ``model`` to this process's device and wrap it in DDP.
+    """Join the process group (:func:`init`), move ``model`` to this process's
+    device and wrap it in DDP.
 
-    The parameters stay the same objects, so an optimizer made before the call keeps working.
-    ``sync_batchnorm=True`` turns batch norms into ``SyncBatchNorm`` (statistics over the global batch;
-    PyTorch supports it on CUDA only); otherwise each process normalises with its own batch's statistics.
-    Returns ``(ddp_model, device)``.
+    The parameters stay the same objects, so an optimizer made before the call
+    keeps working. ``sync_batchnorm=True`` turns batch norms into
+    ``SyncBatchNorm`` (statistics over the global batch; PyTorch supports it on
+    CUDA only); otherwise each process normalises with its own batch's
+    statistics. Returns ``(ddp_model, device)``.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(
@@ -165,11 +181,11 @@ def distributed(
     if sync_batchnorm:
         if device.type != "cuda":
             raise ValueError(
-                "sync_batchnorm=True needs CUDA GPUs: PyTorch's SyncBatchNorm does not run on the CPU"
+                "sync_batchnorm=True needs CUDA GPUs: "
+                "PyTorch's SyncBatchNorm does not run on the CPU"
             )
-        model = nn.SyncBatchNorm.convert_sync_batchnorm(
-            model
-        )  # same Parameter objects
+        # Same Parameter objects.
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model.to(device)
     return DistributedDataParallel(
         model, device_ids=[device.index] if device.type == "cuda" else None
@@ -186,7 +202,8 @@ def _comm_device() -> torch.device:
 
 
 def all_sum(values: Sequence[float]) -> list[float]:
-    """Each value summed over every process (float64, so counts stay exact); unchanged in one process."""
+    """Each value summed over every process (float64, so counts stay exact);
+    unchanged in one process."""
     if not is_distributed():
         return list(values)
     total = torch.tensor(
@@ -197,7 +214,8 @@ def all_sum(values: Sequence[float]) -> list[float]:
 
 
 def all_equal(value: int, what: str) -> None:
-    """Stop with a ValueError on every process unless ``value`` is the same on all of them."""
+    """Stop with a ValueError on every process unless ``value`` is the same on
+    all of them."""
     if not is_distributed():
         return
     values = torch.zeros(
@@ -207,16 +225,19 @@ def all_equal(value: int, what: str) -> None:
     dist.all_reduce(values)
     if len(set(values.tolist())) > 1:
         raise ValueError(
-            f"{what} differs between processes: {[int(v) for v in values.tolist()]} by rank. DDP needs "
-            "the same number of steps on every process (a DistributedSampler gives that)"
+            f"{what} differs between processes: "
+            f"{[int(v) for v in values.tolist()]} by rank. DDP needs the same "
+            "number of steps on every process (a DistributedSampler gives that)"
         )
 
 
 def agree(error: BaseException | None, where: str) -> None:
-    """Every process calls this at the same point; if any of them failed there, all of them stop.
+    """Every process calls this at the same point; if any of them failed there,
+    all of them stop.
 
-    Without it one process raising before ``backward`` would leave the others waiting forever in
-    DDP's all-reduce. The failing process re-raises its own error, the others a RuntimeError naming it.
+    Without it one process raising before ``backward`` would leave the others
+    waiting forever in DDP's all-reduce. The failing process re-raises its own
+    error, the others a RuntimeError naming it.
     """
     if not is_distributed():
         if error is not None:
@@ -231,8 +252,8 @@ def agree(error: BaseException | None, where: str) -> None:
     ranks = failed.nonzero().flatten().tolist()
     if ranks:
         raise RuntimeError(
-            f"{where}: the process(es) of rank {ranks} stopped with an error (see their output); "
-            f"rank {rank()} stops with them"
+            f"{where}: the process(es) of rank {ranks} stopped with an error "
+            f"(see their output); rank {rank()} stops with them"
         )
 
 
@@ -245,9 +266,11 @@ def barrier() -> None:
 def all_merge(
     sums: dict[Any, Any], labels: dict[Any, Any]
 ) -> tuple[dict[Any, Any], dict[Any, Any]]:
-    """Per-key sums (a video's softmax over its clips) and labels merged over every process.
+    """Per-key sums (a video's softmax over its clips) and labels merged over
+    every process.
 
-    The parts are added in rank order, so every process ends with the same numbers; unchanged in one process.
+    The parts are added in rank order, so every process ends with the same
+    numbers; unchanged in one process.
     """
     if not is_distributed():
         return sums, labels
@@ -263,10 +286,12 @@ def all_merge(
 
 
 class ShardSampler(Sampler[int]):
-    """Indices ``rank, rank + N, rank + 2N, ...`` of a dataset, in order, without padding.
+    """Indices ``rank, rank + N, rank + 2N, ...`` of a dataset, in order,
+    without padding.
 
-    For evaluation: unlike ``DistributedSampler`` it never repeats a sample to even out the shards,
-    so sums over all processes count every sample exactly once (shards may differ in length by one).
+    For evaluation: unlike ``DistributedSampler`` it never repeats a sample to
+    even out the shards, so sums over all processes count every sample exactly
+    once (shards may differ in length by one).
     """
 
     def __init__(
@@ -277,7 +302,8 @@ class ShardSampler(Sampler[int]):
     ) -> None:
         if not hasattr(dataset, "__len__"):
             raise TypeError(
-                f"dataset must have a length (a map-style Dataset), got {type(dataset).__name__}"
+                "dataset must have a length (a map-style Dataset), "
+                f"got {type(dataset).__name__}"
             )
         self.dataset = dataset
         self.num_replicas = (
@@ -292,7 +318,8 @@ class ShardSampler(Sampler[int]):
         )
         if self.rank >= self.num_replicas:
             raise ValueError(
-                f"rank must be < num_replicas={self.num_replicas}, got {self.rank}"
+                f"rank must be < num_replicas={self.num_replicas}, "
+                f"got {self.rank}"
             )
 
     def __iter__(self):
@@ -311,17 +338,21 @@ def distributed_loader(
     drop_last: bool = False,
     **loader_kwargs: Any,
 ) -> DataLoader:
-    """A DataLoader for this process's share of ``dataset``; ``batch_size`` is the *global* batch.
+    """A DataLoader for this process's share of ``dataset``; ``batch_size`` is
+    the *global* batch.
 
-    ``batch_size`` must be divisible by the number of processes: each reads ``batch_size // N`` clips
-    per step. Training shuffles with a ``DistributedSampler`` seeded by ``seed`` (``fit`` calls its
-    ``set_epoch`` every epoch; it pads the last shard by repeating samples when the dataset does not
-    divide evenly, as PyTorch does); evaluation reads a :class:`ShardSampler`. In a single process it
-    is an ordinary loader in the same order as ``N`` processes read together.
+    ``batch_size`` must be divisible by the number of processes: each reads
+    ``batch_size // N`` clips per step. Training shuffles with a
+    ``DistributedSampler`` seeded by ``seed`` (``fit`` calls its ``set_epoch``
+    every epoch; it pads the last shard by repeating samples when the dataset
+    does not divide evenly, as PyTorch does); evaluation reads a
+    :class:`ShardSampler`. In a single process it is an ordinary loader in the
+    same order as ``N`` processes read together.
     """
     if not hasattr(dataset, "__len__"):
         raise TypeError(
-            f"dataset must be a map-style Dataset with a length, got {type(dataset).__name__}"
+            "dataset must be a map-style Dataset with a length, "
+            f"got {type(dataset).__name__}"
         )
     batch_size = check_positive_int(batch_size, "batch_size")
     check_bool(train, "train")
@@ -329,8 +360,8 @@ def distributed_loader(
     n = world_size()
     if batch_size % n:
         raise ValueError(
-            f"batch_size is the global batch, split evenly over the {n} processes, so it must be "
-            f"divisible by {n}; got {batch_size}"
+            f"batch_size is the global batch, split evenly over the {n} "
+            f"processes, so it must be divisible by {n}; got {batch_size}"
         )
     for key in ("sampler", "batch_sampler", "shuffle", "batch_size"):
         if key in loader_kwargs:
@@ -359,7 +390,8 @@ def distributed_loader(
 
 
 def check_sharded(loader: object, name: str, *, train: bool) -> None:
-    """Under a process group, ``loader`` must give this process its own share of the data."""
+    """Under a process group, ``loader`` must give this process its own share of
+    the data."""
     if not is_distributed():
         return
     sampler = getattr(loader, "sampler", None)
@@ -373,19 +405,22 @@ def check_sharded(loader: object, name: str, *, train: bool) -> None:
     )
     if not isinstance(loader, DataLoader):
         raise TypeError(
-            f"{name}: under torchrun ({world_size()} processes) each process must read its own share of "
-            f"the data, through {how}; got {type(loader).__name__}"
+            f"{name}: under torchrun ({world_size()} processes) "
+            "each process must read its own share of the data, "
+            f"through {how}; got {type(loader).__name__}"
         )
     if not isinstance(sampler, allowed):
         raise ValueError(
-            f"{name}: under torchrun ({world_size()} processes) each process must read its own share of "
-            f"the data, through {how}; got a DataLoader with sampler {type(sampler).__name__}, so every "
-            "process would read the whole dataset"
+            f"{name}: under torchrun ({world_size()} processes) "
+            f"each process must read its own share of the data, through {how}; "
+            f"got a DataLoader with sampler {type(sampler).__name__}, "
+            "so every process would read the whole dataset"
         )
     if sampler.num_replicas != world_size() or sampler.rank != rank():
         raise ValueError(
-            f"{name}: the sampler splits the data for rank {sampler.rank} of {sampler.num_replicas}, "
-            f"but this process is rank {rank()} of {world_size()}"
+            f"{name}: the sampler splits the data for rank {sampler.rank} of "
+            f"{sampler.num_replicas}, but this process is rank {rank()} of "
+            f"{world_size()}"
         )
     if (
         not train
@@ -394,7 +429,8 @@ def check_sharded(loader: object, name: str, *, train: bool) -> None:
         and len(sampler.dataset) % world_size()
     ):
         raise ValueError(
-            f"{name}: a DistributedSampler pads {len(sampler.dataset)} samples to a multiple of "
-            f"{world_size()} by repeating some, which would count them twice in the metrics; evaluate "
-            "with ShardSampler(dataset) (distributed_loader(..., train=False))"
+            f"{name}: a DistributedSampler pads {len(sampler.dataset)} "
+            f"samples to a multiple of {world_size()} by repeating some, "
+            "which would count them twice in the metrics; evaluate with "
+            "ShardSampler(dataset) (distributed_loader(..., train=False))"
         )

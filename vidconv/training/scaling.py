@@ -34,11 +34,7 @@ from vidconv.utils.checks import (
     check_shape,
 )
 from vidconv.utils.table import Table
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+from vidconv.utils.timing import synchronize
 
 
 def _time_steps(
@@ -55,7 +51,7 @@ def _time_steps(
     times: dict[bool, list[float]] = {True: [], False: []}
     for i in range(warmup + steps):
         for sync_gradients in (True, False):
-            _sync(device)
+            synchronize(device)
             start = time.perf_counter()
             opt.zero_grad(set_to_none=True)
             if sync_gradients:
@@ -68,7 +64,7 @@ def _time_steps(
                 ):  # gradients stay local: the step without communication
                     F.cross_entropy(model(x), y).backward()
             opt.step()
-            _sync(device)
+            synchronize(device)
             if i >= warmup:
                 times[sync_gradients].append(time.perf_counter() - start)
     return times
@@ -138,9 +134,9 @@ def _worker(
         torch.cuda.set_device(device)
     else:
         device = torch.device("cpu")
-        torch.set_num_threads(
-            1
-        )  # one core per process stands in for one GPU per process
+        # one core per process stands in for one GPU per process; the
+        # process ends with the measurement, so nothing is restored
+        torch.set_num_threads(1)
     dist.init_process_group(
         "nccl" if cuda else "gloo",
         init_method=f"file://{store}",

@@ -1,6 +1,6 @@
 """Streaming a causal MoViNet: exact, constant memory, constant time per frame (Chapter 11).
 
-* :func:`randomise` — give a network random weights *and* batch-norm statistics (and open every
+* :func:`randomize` — give a network random weights *and* batch-norm statistics (and open every
   residual gate), so that a comparison exercises every path and not a near-identity network.
 * :func:`stream_vs_offline` — stream a clip in chunks of several sizes and compare, after every chunk,
   with the offline causal model on all frames so far; record the state carried between chunks.
@@ -12,7 +12,6 @@ Times are measured, never asserted (they depend on the machine); the equalities 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +21,7 @@ from torch import nn
 from vidconv.models.movinet import MoViNet
 from vidconv.utils.checks import check_int, check_int_sequence, check_tensor
 from vidconv.utils.table import Table
+from vidconv.utils.timing import timed
 
 
 def _check_model(model: object) -> MoViNet:
@@ -43,7 +43,7 @@ def _check_clip(clip: object, model: MoViNet) -> torch.Tensor:
 
 
 @torch.no_grad()
-def randomise(model: nn.Module, *, seed: int = 0) -> nn.Module:
+def randomize(model: nn.Module, *, seed: int = 0) -> nn.Module:
     """Redraw a network's weights from ``seed`` as a trained one might look; returns ``model``.
 
     Convolutions get He-normal weights and small random biases; batch norms random scales, shifts and
@@ -122,14 +122,6 @@ def stream_vs_offline(
     return Table(rows, floatfmt=".3g")
 
 
-def _timed(fn: Any) -> tuple[torch.Tensor, float]:
-    start = time.perf_counter()
-    out = fn()
-    if out.is_cuda:
-        torch.cuda.synchronize(out.device)
-    return out, time.perf_counter() - start
-
-
 @torch.no_grad()
 def streaming_cost(
     model: MoViNet, clip: torch.Tensor, *, window: int = 8
@@ -161,9 +153,9 @@ def streaming_cost(
     gaps = {way: 0.0 for way in ways}
     model.reset_stream()
     for t in range(1, frames + 1):
-        growing, ms_grow = _timed(lambda: model(x[:, :, :t]))  # noqa: B023 (called at once)
-        streamed, ms_stream = _timed(lambda: model.stream(x[:, :, t - 1 : t]))  # noqa: B023
-        sliding, ms_slide = _timed(
+        growing, ms_grow = timed(lambda: model(x[:, :, :t]))  # noqa: B023 (called at once)
+        streamed, ms_stream = timed(lambda: model.stream(x[:, :, t - 1 : t]))  # noqa: B023
+        sliding, ms_slide = timed(
             lambda: model(x[:, :, max(0, t - window) : t])
         )  # noqa: B023
         held = (

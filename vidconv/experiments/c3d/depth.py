@@ -22,10 +22,11 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from vidconv.analysis.counting import count_parameters
-from vidconv.data.synthetic import RotatingBlobs
+from vidconv.data.synthetic import RotatingBlobs, clip_tensors
 from vidconv.models._clip import check_clip
 from vidconv.training.loop import evaluate, train_one_epoch
 from vidconv.utils.checks import check_positive_int
+from vidconv.utils.device import one_cpu_thread
 from vidconv.utils.table import Table
 
 # Conv groups of C3D: (names, output channels as a multiple of width, temporal size of the pool after).
@@ -183,28 +184,6 @@ class MiniC3D(nn.Module):
         return self.classifier[-1](self.embed(x))  # (B, num_classes)
 
 
-def clip_tensors(
-    dataset: RotatingBlobs, *, with_reversed: bool = False
-) -> TensorDataset:
-    """All clips and labels of a synthetic dataset as two tensors (small data; nothing is cached on disk).
-
-    ``with_reversed`` appends every clip played backwards, labelled with the class of the opposite
-    rotation (speed ``-s``): the set is then closed under reversal, and a network whose output ignores
-    the direction of time scores exactly chance on it between each class and its reverse.
-    """
-    clips, labels = zip(*(dataset[i] for i in range(len(dataset))))
-    x, y = torch.stack(clips), torch.tensor(labels)  # (N, 3, T, H, W), (N,)
-    if with_reversed:
-        reverse_class = torch.tensor(
-            [dataset.speeds.index(-s) for s in dataset.speeds]
-        )
-        x, y = (
-            torch.cat([x, x.flip(2)]),
-            torch.cat([y, reverse_class[y]]),
-        )  # flip(2): time reversed
-    return TensorDataset(x, y)
-
-
 @dataclass
 class DepthResult:
     """What :func:`temporal_depth_experiment` returns: the table, the per-epoch test accuracy of every
@@ -263,12 +242,9 @@ def temporal_depth_experiment(
     )
     test_loader = DataLoader(test, batch_size=256)
     rows, models, history = [], {}, {}
-    threads = torch.get_num_threads()
-    if device.type == "cpu":
-        # Convolutions this small are dominated by thread synchronisation: on a 2-core machine shared
-        # with other processes, one thread trained several times faster than two.
-        torch.set_num_threads(1)
-    try:
+    # Convolutions this small are dominated by thread synchronisation: on a 2-core machine shared
+    # with other processes, one thread trained several times faster than two.
+    with one_cpu_thread(device):
         for name, depths in settings.items():
             model, history[name], row = _train_one(
                 name,
@@ -288,8 +264,6 @@ def temporal_depth_experiment(
             )
             models[name] = model
             rows.append(row)
-    finally:
-        torch.set_num_threads(threads)
     return DepthResult(Table(rows), history, models, test, 1 / num_classes)
 
 

@@ -1,19 +1,23 @@
-"""Does inflation help a 3D network learn? The I3D argument (Carreira & Zisserman, 2017) in miniature.
+"""Does inflation help a 3D network learn? The I3D argument (Carreira &
+Zisserman, 2017) in miniature.
 
-A tiny 2D network (:class:`FrameNet2d`) first learns a frame-level task that shares its visual content
-with the video task: *where is the blob* in one :class:`~vidconv.data.synthetic.RotatingBlobs` frame
-(the angular sector of its brightness centroid, :func:`blob_sectors`). Its convolutions are then
-turned into a 3D trunk three ways (:data:`INITS`), each followed by the same freshly initialised
-linear head, and trained on the video task (the direction of rotation) with the same clips, batches,
-optimizer and number of epochs:
+A tiny 2D network (:class:`FrameNet2d`) first learns a frame-level task that
+shares its visual content with the video task: *where is the blob* in one
+:class:`~vidconv.data.synthetic.RotatingBlobs` frame (the angular sector of its
+brightness centroid, :func:`blob_sectors`). Its convolutions are then turned
+into a 3D trunk three ways (:data:`INITS`), each followed by the same freshly
+initialised linear head, and trained on the video task (the direction of
+rotation) with the same clips, batches, optimizer and number of epochs:
 
-* ``"random"``: PyTorch's default initialisation of the 3D layers (nothing learned from frames);
+* ``"random"``: PyTorch's default initialisation of the 3D layers (nothing
+  learned from frames);
 * ``"inflated"``: the 2D kernel repeated along time and divided by ``t`` (I3D);
-* ``"center"``: the 2D kernel on the middle time slice, zeros elsewhere (a per-frame network at start).
+* ``"center"``: the 2D kernel on the middle time slice, zeros elsewhere (a
+  per-frame network at start).
 
-:func:`inflation_init_experiment` repeats this for several seeds and returns the training loss of every
-epoch and the test accuracy after every epoch (epoch 0: before training), so that the spread over seeds
-is part of the answer.
+:func:`inflation_init_experiment` repeats this for several seeds and returns the
+training loss of every epoch and the test accuracy after every epoch (epoch 0:
+before training), so that the spread over seeds is part of the answer.
 """
 
 from __future__ import annotations
@@ -26,8 +30,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from vidconv.data.synthetic import RotatingBlobs
-from vidconv.experiments.c3d.depth import clip_tensors
+from vidconv.data.synthetic import RotatingBlobs, clip_tensors
 from vidconv.layers.inflate import inflate_batchnorm, inflate_conv, inflate_pool
 from vidconv.training.loop import evaluate, train_one_epoch
 from vidconv.utils.checks import (
@@ -49,9 +52,10 @@ INITS = ("random", "inflated", "center")
 def blob_sectors(
     frames: torch.Tensor, sectors: int = 8, *, threshold: float = 0.3
 ) -> torch.Tensor:
-    """The angular sector (0 .. ``sectors`` - 1, counted from the +x axis towards +y) of the blob in each
-    frame ``(N, C, H, W)``: the direction from the image centre to the centroid of the pixels brighter
-    than ``threshold`` (all pixels, brightness-weighted, if none is)."""
+    """The angular sector (0 .. ``sectors`` - 1, counted from the +x axis
+    towards +y) of the blob in each frame ``(N, C, H, W)``: the direction from
+    the image centre to the centroid of the pixels brighter than ``threshold``
+    (all pixels, brightness-weighted, if none is)."""
     check_tensor(frames, "frames", ndim=4, layout="(N, C, H, W)")
     check_positive_int(sectors, "sectors", minimum=2)
     check_number(threshold, "threshold", minimum=0.0)
@@ -73,7 +77,8 @@ def blob_sectors(
 
 
 class FrameNet2d(nn.Module):
-    """Two 3x3 conv-BN-ReLU-maxpool stages and a linear head over the flattened map: ``(N, 3, H, W)``."""
+    """Two 3x3 conv-BN-ReLU-maxpool stages and a linear head over the flattened
+    map: ``(N, 3, H, W)``."""
 
     def __init__(
         self, num_classes: int, *, width: int = 8, size: int = 16
@@ -98,7 +103,8 @@ class FrameNet2d(nn.Module):
         check_tensor(x, "FrameNet2d input", ndim=4, layout="(N, 3, H, W)")
         if tuple(x.shape[1:]) != (3, self.size, self.size):
             raise ValueError(
-                f"FrameNet2d expects frames (N, 3, {self.size}, {self.size}), got shape {tuple(x.shape)}"
+                f"FrameNet2d expects frames (N, 3, {self.size}, "
+                f"{self.size}), got shape {tuple(x.shape)}"
             )
         return self.head(
             self.trunk(x).flatten(1)
@@ -106,8 +112,9 @@ class FrameNet2d(nn.Module):
 
 
 class ClipNet3d(nn.Module):
-    """``FrameNet2d``'s trunk in 3D (time kept: 1x2x2 pools) and a linear head over the whole
-    ``(C, T, H/4, W/4)`` map, so that the head can read where the blob is at every frame."""
+    """``FrameNet2d``'s trunk in 3D (time kept: 1x2x2 pools) and a linear head
+    over the whole ``(C, T, H/4, W/4)`` map, so that the head can read where the
+    blob is at every frame."""
 
     def __init__(
         self,
@@ -121,7 +128,8 @@ class ClipNet3d(nn.Module):
         super().__init__()
         if not isinstance(frame_net, FrameNet2d):
             raise TypeError(
-                f"frame_net must be a FrameNet2d, got {type(frame_net).__name__}"
+                "frame_net must be a FrameNet2d, "
+                f"got {type(frame_net).__name__}"
             )
         check_positive_int(num_classes, "num_classes")
         self.frames = check_positive_int(frames, "frames")
@@ -138,7 +146,9 @@ class ClipNet3d(nn.Module):
                     init="center" if init == "center" else "mean",
                 )
                 if init == "random":
-                    conv.reset_parameters()  # the same layer as the others, PyTorch's default initialisation
+                    # The same layer as the others, PyTorch's default
+                    # initialisation.
+                    conv.reset_parameters()
                 layers.append(conv)
             elif isinstance(layer, nn.BatchNorm2d):
                 bn = inflate_batchnorm(layer)
@@ -146,9 +156,8 @@ class ClipNet3d(nn.Module):
                     bn.reset_parameters()
                 layers.append(bn)
             elif isinstance(layer, nn.MaxPool2d):
-                layers.append(
-                    inflate_pool(layer)
-                )  # 1x2x2: time is kept for the head
+                # 1x2x2: time is kept for the head
+                layers.append(inflate_pool(layer))
             else:
                 layers.append(type(layer)())  # ReLU: no parameters
         self.trunk = nn.Sequential(*layers)
@@ -161,8 +170,8 @@ class ClipNet3d(nn.Module):
         check_tensor(x, "ClipNet3d input", ndim=5, layout="(B, 3, T, H, W)")
         if tuple(x.shape[1:]) != (3, self.frames, self.size, self.size):
             raise ValueError(
-                f"ClipNet3d expects clips (B, 3, {self.frames}, {self.size}, {self.size}), "
-                f"got shape {tuple(x.shape)}"
+                f"ClipNet3d expects clips (B, 3, {self.frames}, {self.size}, "
+                f"{self.size}), got shape {tuple(x.shape)}"
             )
         return self.head(
             self.trunk(x).flatten(1)
@@ -170,7 +179,8 @@ class ClipNet3d(nn.Module):
 
 
 def frame_dataset(clips: torch.Tensor, sectors: int = 8) -> TensorDataset:
-    """Every frame of ``clips`` (N, 3, T, H, W) as an image with its blob sector as the label."""
+    """Every frame of ``clips`` (N, 3, T, H, W) as an image with its blob sector
+    as the label."""
     check_tensor(clips, "clips", ndim=5, layout="(N, 3, T, H, W)")
     images = clips.transpose(1, 2).flatten(
         0, 1
@@ -180,11 +190,13 @@ def frame_dataset(clips: torch.Tensor, sectors: int = 8) -> TensorDataset:
 
 @dataclass
 class InitResult:
-    """What :func:`inflation_init_experiment` returns, per init (``INITS``); ``frame_accuracy``
-    holds the 2D network's test accuracy on the frame task for each seed.
+    """What :func:`inflation_init_experiment` returns, per init (``INITS``);
+    ``frame_accuracy`` holds the 2D network's test accuracy on the frame task
+    for each seed.
 
-    ``loss[init]`` is ``(seeds, epochs)``: the mean training loss over each epoch's batches;
-    ``accuracy[init]`` is ``(seeds, epochs + 1)``: test top-1 before training and after every epoch."""
+    ``loss[init]`` is ``(seeds, epochs)``: the mean training loss over each
+    epoch's batches; ``accuracy[init]`` is ``(seeds, epochs + 1)``: test top-1
+    before training and after every epoch."""
 
     table: Table
     seeds: tuple[int, ...]
@@ -212,8 +224,9 @@ def inflation_init_experiment(
     noise: float = 0.05,
     device: torch.device | None = None,
 ) -> InitResult:
-    """Pretrain a :class:`FrameNet2d` on blob sectors, then train a :class:`ClipNet3d` per init on the
-    direction of rotation; per seed, every init gets the same clips, batch order and head."""
+    """Pretrain a :class:`FrameNet2d` on blob sectors, then train a
+    :class:`ClipNet3d` per init on the direction of rotation; per seed, every
+    init gets the same clips, batch order and head."""
     if (
         isinstance(seeds, (str, bytes))
         or not isinstance(seeds, Sequence)
@@ -286,7 +299,8 @@ def inflation_init_experiment(
                     "top1"
                 ]
                 for epoch in range(1, epochs + 1):
-                    # Training loss: the mean over the epoch's batches, in training mode (what the optimizer sees).
+                    # Training loss: the mean over the epoch's batches, in
+                    # training mode (what the optimizer sees).
                     loss[init][i, epoch - 1] = train_one_epoch(
                         model, loader, optimizer, device=device, progress=False
                     )["loss"]
@@ -308,7 +322,10 @@ def inflation_init_experiment(
             f"test top-1 after epoch {epochs} (mean)": round(
                 accuracy[init][:, -1].mean().item(), 3
             ),
-            f"test top-1 after epoch {epochs} (min-max)": f"{accuracy[init][:, -1].min().item():.3f}-{accuracy[init][:, -1].max().item():.3f}",
+            f"test top-1 after epoch {epochs} (min-max)": (
+                f"{accuracy[init][:, -1].min().item():.3f}-"
+                f"{accuracy[init][:, -1].max().item():.3f}"
+            ),
         }
         for init in INITS
     ]
@@ -335,8 +352,9 @@ def _pretrain(
     lr: float,
     device: torch.device,
 ) -> tuple[FrameNet2d, float]:
-    """Train the 2D network on every frame of ``clips`` (a set of its own: ImageNet's role); return it and its
-    top-1 on the frames of ``test_clips``."""
+    """Train the 2D network on every frame of ``clips`` (a set of its own:
+    ImageNet's role); return it and its top-1 on the frames of
+    ``test_clips``."""
     torch.manual_seed(seed)
     frame_net = FrameNet2d(8, width=width, size=size).to(device)
     optimizer = torch.optim.Adam(frame_net.parameters(), lr=lr)

@@ -1,12 +1,14 @@
-"""Two streams in miniature: appearance (the RGB clip) and motion (computed from the clip), trained
-separately and fused late by averaging their class probabilities, as I3D's RGB and optical-flow
-networks are (Carreira & Zisserman, 2017, section 2.5 and table 2).
+"""Two streams in miniature: appearance (the RGB clip) and motion (computed from
+the clip), trained separately and fused late by averaging their class
+probabilities, as I3D's RGB and optical-flow networks are (Carreira & Zisserman,
+2017, section 2.5 and table 2).
 
-The motion input here is the **frame difference** ``x[t+1] - x[t]`` (grey, one channel): it needs no
-trained model and no extra library, and on :class:`~vidconv.data.synthetic.RotatingBlobs` — a blob on
-a still background — it is exactly where optical flow would be non-zero, signed by where the blob
-arrived (+) and left (-). It does not give the flow's direction and speed per pixel; the network
-must read those from the pair of signed blobs.
+The motion input here is the **frame difference** ``x[t+1] - x[t]`` (grey, one
+channel): it needs no trained model and no extra library, and on
+:class:`~vidconv.data.synthetic.RotatingBlobs` — a blob on a still background —
+it is exactly where optical flow would be non-zero, signed by where the blob
+arrived (+) and left (-). It does not give the flow's direction and speed per
+pixel; the network must read those from the pair of signed blobs.
 """
 
 from __future__ import annotations
@@ -19,8 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from vidconv.data.synthetic import RotatingBlobs
-from vidconv.experiments.c3d.depth import clip_tensors
+from vidconv.data.synthetic import RotatingBlobs, clip_tensors
 from vidconv.experiments.i3d.initialisation import one_thread
 from vidconv.training.loop import train_one_epoch
 from vidconv.utils.checks import (
@@ -33,25 +34,29 @@ from vidconv.utils.checks import (
 )
 from vidconv.utils.table import Table
 
-#: The streams, in the order of the table: name -> (input channels, frames lost to the motion input).
+#: The streams, in the order of the table: name -> (input channels, frames
+#: lost to the motion input).
 STREAMS = ("appearance (RGB)", "motion (frame differences)", "late fusion")
 
 
 def frame_differences(clips: torch.Tensor) -> torch.Tensor:
-    """Grey temporal differences of clips ``(B, C, T, H, W)``: ``(B, 1, T - 1, H, W)``, frame ``t`` holding
-    ``grey[t + 1] - grey[t]`` (positive where something arrived, negative where it left)."""
+    """Grey temporal differences of clips ``(B, C, T, H, W)``:
+    ``(B, 1, T - 1, H, W)``, frame ``t`` holding ``grey[t + 1] - grey[t]``
+    (positive where something arrived, negative where it left)."""
     check_tensor(clips, "clips", ndim=5, layout="(B, C, T, H, W)")
     if clips.shape[2] < 2:
         raise ValueError(
-            f"clips must have at least 2 frames to take a difference, got shape {tuple(clips.shape)}"
+            "clips must have at least 2 frames to take a difference, "
+            f"got shape {tuple(clips.shape)}"
         )
     grey = clips.mean(dim=1, keepdim=True)  # (B, 1, T, H, W)
     return grey[:, :, 1:] - grey[:, :, :-1]  # (B, 1, T - 1, H, W)
 
 
 class StreamNet3d(nn.Module):
-    """One stream: two 3x3x3 conv-BN-ReLU stages, each followed by a 1x2x2 max pool (time kept), and a
-    linear head over the whole ``(C, T, H/4, W/4)`` map."""
+    """One stream: two 3x3x3 conv-BN-ReLU stages, each followed by a 1x2x2 max
+    pool (time kept), and a linear head over the whole ``(C, T, H/4, W/4)``
+    map."""
 
     def __init__(
         self,
@@ -86,8 +91,9 @@ class StreamNet3d(nn.Module):
         check_clip_channels(x, self.in_channels, "StreamNet3d")
         if tuple(x.shape[2:]) != (self.frames, self.size, self.size):
             raise ValueError(
-                f"StreamNet3d expects clips (B, {self.in_channels}, {self.frames}, {self.size}, "
-                f"{self.size}), got shape {tuple(x.shape)}"
+                f"StreamNet3d expects clips (B, {self.in_channels}, "
+                f"{self.frames}, {self.size}, {self.size}), got shape "
+                f"{tuple(x.shape)}"
             )
         return self.head(
             self.trunk(x).flatten(1)
@@ -96,9 +102,10 @@ class StreamNet3d(nn.Module):
 
 @dataclass
 class TwoStreamResult:
-    """What :func:`two_stream_experiment` returns: the table (mean and range over seeds per stream),
-    ``accuracy[stream]`` (one test top-1 per seed), the test probabilities of the last seed per stream
-    ``(N, classes)``, its test labels, and chance accuracy."""
+    """What :func:`two_stream_experiment` returns: the table (mean and range
+    over seeds per stream), ``accuracy[stream]`` (one test top-1 per seed), the
+    test probabilities of the last seed per stream ``(N, classes)``, its test
+    labels, and chance accuracy."""
 
     table: Table
     seeds: tuple[int, ...]
@@ -123,8 +130,9 @@ def two_stream_experiment(
     noise: float = 0.05,
     device: torch.device | None = None,
 ) -> TwoStreamResult:
-    """Train an appearance and a motion :class:`StreamNet3d` on the same RotatingBlobs clips (same seed,
-    batches, optimizer and epochs) and fuse their softmax outputs by averaging; per seed."""
+    """Train an appearance and a motion :class:`StreamNet3d` on the same
+    RotatingBlobs clips (same seed, batches, optimizer and epochs) and fuse
+    their softmax outputs by averaging; per seed."""
     if (
         isinstance(seeds, (str, bytes))
         or not isinstance(seeds, Sequence)

@@ -19,8 +19,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from vidconv.analysis.counting import count_macs, count_parameters
-from vidconv.data.synthetic import RotatingBlobs
-from vidconv.experiments.c3d.depth import clip_tensors
+from vidconv.data.synthetic import RotatingBlobs, clip_tensors
 from vidconv.models.mixed import MIXED_MEMBERS, mixed_resnet, temporal_groups
 from vidconv.training.loop import evaluate, train_one_epoch
 from vidconv.utils.checks import (
@@ -29,6 +28,7 @@ from vidconv.utils.checks import (
     check_int_sequence,
     check_number,
 )
+from vidconv.utils.device import one_cpu_thread
 from vidconv.utils.table import Table
 
 #: The miniature's size: one basic block per stage, stage widths 8-16-16-32.
@@ -128,13 +128,10 @@ def placement_experiment(
     test = clip_tensors(
         RotatingBlobs(test_clips, seed=seed + 1, **options), with_reversed=True
     )
-    threads = torch.get_num_threads()
-    if device.type == "cpu":
-        # Layers this small are dominated by thread synchronisation: one thread is several times
-        # faster than two on a shared 2-core machine (as for chapter 3's experiments).
-        torch.set_num_threads(1)
     rows, models, history = [], {}, {}
-    try:
+    # Layers this small are dominated by thread synchronisation: one thread is several times
+    # faster than two on a shared 2-core machine (as for chapter 3's experiments).
+    with one_cpu_thread(device):
         for member in members:
             torch.manual_seed(
                 seed
@@ -169,8 +166,6 @@ def placement_experiment(
                     "train seconds": round(seconds, 1),
                 }
             )
-    finally:
-        torch.set_num_threads(threads)
     return PlacementResult(Table(rows), models, history, test, 1 / num_classes)
 
 

@@ -19,9 +19,8 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from vidconv.analysis.counting import count_macs, count_parameters
-from vidconv.data.synthetic import RotatingBlobs
+from vidconv.data.synthetic import RotatingBlobs, clip_tensors
 from vidconv.experiments._small_runs import train_and_test
-from vidconv.experiments.c3d.depth import clip_tensors
 from vidconv.layers.blocks import ConvBnReLU3d
 from vidconv.layers.inception import InceptionBlock3d
 from vidconv.models._clip import check_clip

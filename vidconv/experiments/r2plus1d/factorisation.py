@@ -32,6 +32,7 @@ from vidconv.utils.checks import (
     check_positive_int,
     check_tensor,
 )
+from vidconv.utils.device import one_cpu_thread
 from vidconv.utils.table import Table
 
 
@@ -222,11 +223,9 @@ def factorisation_curve(
     paper = midplanes_for_2plus1d(n_in, n_out, k_t, k_s)
     for m in mids:
         check_positive_int(m, "every entry of mids")
-    rows, threads = [], torch.get_num_threads()
-    torch.set_num_threads(
-        1
-    )  # matrices this small: threads only add synchronisation
-    try:
+    rows = []
+    # matrices this small: threads only add synchronisation
+    with one_cpu_thread(torch.device("cpu")):
         for m in mids:
             fit = fit_linear_2plus1d(
                 weight, m, iterations=iterations, seed=seed
@@ -244,6 +243,4 @@ def factorisation_curve(
                     ">= rank bound": m >= bound,
                 }
             )
-    finally:
-        torch.set_num_threads(threads)
     return Table(rows)

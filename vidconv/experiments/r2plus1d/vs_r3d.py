@@ -1,16 +1,21 @@
-"""R3D against R(2+1)D at equal parameters, in miniature (Tran et al., CVPR 2018, section 4).
+"""R3D against R(2+1)D at equal parameters, in miniature (Tran et al., CVPR
+2018, section 4).
 
-The paper's claim for the factorisation is not fewer parameters but, at the *same* number, a second
-non-linearity per convolution and an easier optimisation: lower training error. To test it, both
-networks must have the same parameter count. :func:`miniature` builds either with vidconv's own
-:class:`~vidconv.models.VideoResNet` and conv builders at narrow widths; because the released design
-takes each block's middle width from its input width (see :mod:`vidconv.models.resnet`), an R(2+1)D
-at R3D's widths is smaller, and :func:`matched_widths` widens it until the counts agree.
-:func:`equal_parameter_experiment` trains both on :class:`~vidconv.data.synthetic.RotatingBlobs`
-with the same clips, batches, budget and seeds, and records every step's training loss.
+The paper's claim for the factorisation is not fewer parameters but, at the
+*same* number, a second non-linearity per convolution and an easier
+optimisation: lower training error. To test it, both networks must have the same
+parameter count. :func:`miniature` builds either with vidconv's own
+:class:`~vidconv.models.VideoResNet` and conv builders at narrow widths; because
+the released design takes each block's middle width from its input width (see
+:mod:`vidconv.models.resnet`), an R(2+1)D at R3D's widths is smaller, and
+:func:`matched_widths` widens it until the counts agree.
+:func:`equal_parameter_experiment` trains both on
+:class:`~vidconv.data.synthetic.RotatingBlobs` with the same clips, batches,
+budget and seeds, and records every step's training loss.
 
-The cost side: :func:`stage_costs` counts each stage's parameters and multiply-accumulates, and
-:func:`time_stage_convs` times the convolution each stage repeats, forward and backward.
+The cost side: :func:`stage_costs` counts each stage's parameters and
+multiply-accumulates, and :func:`time_stage_convs` times the convolution each
+stage repeats, forward and backward.
 """
 
 from __future__ import annotations
@@ -27,8 +32,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from vidconv.analysis.counting import count_macs, count_parameters
-from vidconv.data.synthetic import RotatingBlobs
-from vidconv.experiments.c3d.depth import clip_tensors
+from vidconv.data.synthetic import RotatingBlobs, clip_tensors
 from vidconv.layers.blocks import Conv2Plus1d, FullConv3d, midplanes_for_2plus1d
 from vidconv.models.resnet import (
     BasicBlock,
@@ -44,7 +48,9 @@ from vidconv.utils.checks import (
     check_number,
     check_positive_int,
 )
+from vidconv.utils.device import one_cpu_thread
 from vidconv.utils.table import Table
+from vidconv.utils.timing import timed
 
 KINDS = ("R3D", "R(2+1)D")
 
@@ -56,10 +62,12 @@ def miniature(
     layers: Sequence[int] = (1, 1, 1, 1),
     num_classes: int = 4,
 ) -> VideoResNet:
-    """A narrow R3D or R(2+1)D: :class:`VideoResNet` with basic blocks and the given stage ``widths``.
+    """A narrow R3D or R(2+1)D: :class:`VideoResNet` with basic blocks and the
+    given stage ``widths``.
 
-    The R(2+1)D stem's middle width is eq. 5 for its ``3 x 7 x 7`` kernel (3 -> ``widths[0]``), so the
-    factorised stem has the full stem's weights, as every factorised convolution is meant to.
+    The R(2+1)D stem's middle width is eq. 5 for its ``3 x 7 x 7`` kernel
+    (3 -> ``widths[0]``), so the factorised stem has the full stem's weights,
+    as every factorised convolution is meant to.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -91,10 +99,12 @@ def parameters_of(
     layers: Sequence[int] = (1, 1, 1, 1),
     num_classes: int = 4,
 ) -> int:
-    """Parameters of :func:`miniature`, in closed form (a test holds it to the built network's count).
+    """Parameters of :func:`miniature`, in closed form (a test holds it to the
+    built network's count).
 
-    A full ``3x3x3`` conv ``a -> b`` has ``27ab`` weights; a (2+1)D one with middle width ``M`` has
-    ``9aM + 3Mb`` and ``2M`` batch-norm parameters; a block's ``M`` comes from its input width.
+    A full ``3x3x3`` conv ``a -> b`` has ``27ab`` weights; a (2+1)D one with
+    middle width ``M`` has ``9aM + 3Mb`` and ``2M`` batch-norm parameters; a
+    block's ``M`` comes from its input width.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -140,10 +150,12 @@ def matched_widths(
     num_classes: int = 4,
     tolerance: float = 0.01,
 ) -> tuple[int, ...]:
-    """R(2+1)D widths whose miniature has the parameters of the R3D miniature at ``widths`` (within ``tolerance``).
+    """R(2+1)D widths whose miniature has the parameters of the R3D miniature at
+    ``widths`` (within ``tolerance``).
 
-    Tries every common scale ``1 + i/200`` of the widths (rounded) up to 1.5, the last width nudged by up
-    to two channels either way; returns the closest count. Raises if none is within ``tolerance``.
+    Tries every common scale ``1 + i/200`` of the widths (rounded) up to 1.5,
+    the last width nudged by up to two channels either way; returns the closest
+    count. Raises if none is within ``tolerance``.
     """
     widths = check_int_sequence(widths, "widths", length=4, minimum=1)
     tolerance = check_number(
@@ -161,8 +173,9 @@ def matched_widths(
                 best, best_gap = candidate, gap
     if best_gap > tolerance * target:
         raise ValueError(
-            f"no R(2+1)D widths within {tolerance:.1%} of R3D's {target:,} parameters at widths "
-            f"{widths}; the closest, {best}, is {best_gap:,} away"
+            f"no R(2+1)D widths within {tolerance:.1%} of R3D's "
+            f"{target:,} parameters at widths {widths}; the closest, "
+            f"{best}, is {best_gap:,} away"
         )
     return best
 
@@ -171,9 +184,10 @@ def matched_widths(
 class ComparisonResult:
     """What :func:`equal_parameter_experiment` returns.
 
-    ``losses[kind]`` is a ``(seeds, steps)`` tensor of training losses, ``test_accuracy[kind]`` one
-    accuracy per seed, ``widths[kind]`` and ``parameters[kind]`` describe the two networks, and
-    ``models[kind]`` is the network trained with the last seed (in eval mode).
+    ``losses[kind]`` is a ``(seeds, steps)`` tensor of training losses,
+    ``test_accuracy[kind]`` one accuracy per seed, ``widths[kind]`` and
+    ``parameters[kind]`` describe the two networks, and ``models[kind]`` is the
+    network trained with the last seed (in eval mode).
     """
 
     table: Table
@@ -200,11 +214,13 @@ def equal_parameter_experiment(
     num_classes: int = 4,
     device: torch.device | str | None = "cpu",
 ) -> ComparisonResult:
-    """Train an R3D and an R(2+1)D miniature of equal parameters on the same clips, once per seed.
+    """Train an R3D and an R(2+1)D miniature of equal parameters on the same
+    clips, once per seed.
 
-    The data is fixed (``RotatingBlobs`` seeds 0 and 1 for training and test); a run's seed sets the
-    initialisation and the batch order, the same for both networks. Adam, constant ``lr``, no
-    augmentation. Returns every step's training loss and each run's final test accuracy.
+    The data is fixed (``RotatingBlobs`` seeds 0 and 1 for training and test); a
+    run's seed sets the initialisation and the batch order, the same for both
+    networks. Adam, constant ``lr``, no augmentation. Returns every step's
+    training loss and each run's final test accuracy.
     """
     if (
         isinstance(seeds, (str, bytes))
@@ -235,12 +251,8 @@ def equal_parameter_experiment(
     accuracy: dict[str, list[float]] = {k: [] for k in KINDS}
     seconds = dict.fromkeys(KINDS, 0.0)
     models: dict[str, VideoResNet] = {}
-    threads = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(
-            1
-        )  # tiny convolutions: one thread is faster than several on a shared CPU
-    try:
+    # tiny convolutions: one thread is faster than several on a shared CPU
+    with one_cpu_thread(device):
         for seed in seeds:
             for kind in KINDS:
                 torch.manual_seed(seed)
@@ -264,8 +276,6 @@ def equal_parameter_experiment(
                     evaluate(model, test, device=device)["top1"]
                 )
                 models[kind] = model
-    finally:
-        torch.set_num_threads(threads)
     curves = {k: torch.tensor(v) for k, v in losses.items()}  # (seeds, steps)
     params = {
         k: parameters_of(k, widths[k], num_classes=num_classes) for k in KINDS
@@ -280,7 +290,9 @@ def equal_parameter_experiment(
                 curves[k][:, -last_epoch:].mean().item(), 4
             ),
             "test top-1 (mean)": round(sum(accuracy[k]) / len(seeds), 3),
-            "test top-1 (min-max)": f"{min(accuracy[k]):.3f}-{max(accuracy[k]):.3f}",
+            "test top-1 (min-max)": (
+                f"{min(accuracy[k]):.3f}-{max(accuracy[k]):.3f}"
+            ),
             "train seconds per run": round(seconds[k] / len(seeds), 2),
         }
         for k in KINDS
@@ -307,7 +319,8 @@ def _train(
     lr: float,
     device: torch.device,
 ) -> list[float]:
-    """Adam on cross-entropy; the loss of every step (the model is left in eval mode)."""
+    """Adam on cross-entropy; the loss of every step (the model is left in eval
+    mode)."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     loader = DataLoader(
         train,
@@ -328,7 +341,7 @@ def _train(
     return losses
 
 
-# --- Cost: what each stage computes, and what its convolution takes to run ------------------------------
+# --- Cost: what each stage computes, and what its convolution takes to run ---
 
 STAGES = ("stem", "layer1", "layer2", "layer3", "layer4")
 
@@ -336,14 +349,15 @@ STAGES = ("stem", "layer1", "layer2", "layer3", "layer4")
 def _check_video_resnet(model: object) -> VideoResNet:
     if not isinstance(model, VideoResNet):
         raise TypeError(
-            f"model must be a vidconv VideoResNet (r3d_18, r2plus1d_18, miniature), "
-            f"got {type(model).__name__}"
+            "model must be a vidconv VideoResNet (r3d_18, r2plus1d_18, "
+            f"miniature), got {type(model).__name__}"
         )
     return model
 
 
 def _on_meta(model: VideoResNet) -> VideoResNet:
-    """The model itself if it lives on the meta device, else a copy there (shapes only, nothing computed)."""
+    """The model itself if it lives on the meta device, else a copy there
+    (shapes only, nothing computed)."""
     return (
         model
         if next(model.parameters()).is_meta
@@ -354,7 +368,8 @@ def _on_meta(model: VideoResNet) -> VideoResNet:
 def stage_shapes(
     model: VideoResNet, input_shape: Sequence[int]
 ) -> dict[str, tuple[int, ...]]:
-    """The input shape of every stage and of the global pool after them, from one pass on the meta device."""
+    """The input shape of every stage and of the global pool after them, from
+    one pass on the meta device."""
     meta = _on_meta(_check_video_resnet(model))
     shape = check_int_sequence(input_shape, "input_shape", length=5, minimum=1)
     seen: dict[str, tuple[int, ...]] = {}
@@ -381,7 +396,8 @@ def stage_shapes(
 
 
 def stage_costs(model: VideoResNet, input_shape: Sequence[int]) -> Table:
-    """Parameters and multiply-accumulates of every stage for one input of ``input_shape`` (counted on meta)."""
+    """Parameters and multiply-accumulates of every stage for one input of
+    ``input_shape`` (counted on meta)."""
     meta = _on_meta(_check_video_resnet(model))
     shapes = stage_shapes(meta, input_shape)
     rows = []
@@ -399,7 +415,8 @@ def stage_costs(model: VideoResNet, input_shape: Sequence[int]) -> Table:
 
 
 def stage_conv(model: VideoResNet, stage: str) -> nn.Module:
-    """The convolution a stage repeats: its last block's second conv (stride 1, ``width -> width``)."""
+    """The convolution a stage repeats: its last block's second conv (stride 1,
+    ``width -> width``)."""
     if stage not in STAGES[1:]:
         raise ValueError(f"stage must be one of {STAGES[1:]}, got {stage!r}")
     return getattr(_check_video_resnet(model), stage)[-1].conv2[0]
@@ -412,11 +429,13 @@ def time_stage_convs(
     repeats: int = 3,
     device: torch.device | str | None = "cpu",
 ) -> Table:
-    """Median seconds of forward + backward of each stage's :func:`stage_conv` on ``device``.
+    """Median seconds of forward + backward of each stage's :func:`stage_conv`
+    on ``device``.
 
-    Each conv is copied with fresh weights onto ``device`` (the model may live on meta) and run, in
-    training mode, on a random input of the shape it receives when the network sees ``input_shape``;
-    one warm-up pass is not timed. A measurement, not a test: it depends on the machine and its load.
+    Each conv is copied with fresh weights onto ``device`` (the model may live
+    on meta) and run, in training mode, on a random input of the shape it
+    receives when the network sees ``input_shape``; one warm-up pass is not
+    timed. A measurement, not a test: it depends on the machine and its load.
     """
     meta = _on_meta(_check_video_resnet(model))
     repeats = check_positive_int(repeats, "repeats")
@@ -432,13 +451,10 @@ def time_stage_convs(
             if hasattr(m, "reset_parameters"):
                 m.reset_parameters()  # to_empty leaves memory uninitialised
         x = torch.randn(shape, device=device, requires_grad=True)
-        times = []
-        for _ in range(repeats + 1):
-            _synchronize(device)
-            start = time.perf_counter()
-            conv(x).sum().backward()
-            _synchronize(device)
-            times.append(time.perf_counter() - start)
+        times = [
+            timed(lambda: conv(x).sum().backward(), device)[1]  # noqa: B023
+            for _ in range(repeats + 1)
+        ]
         rows.append(
             {
                 "stage": name,
@@ -449,8 +465,3 @@ def time_stage_convs(
             }
         )
     return Table(rows)
-
-
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)

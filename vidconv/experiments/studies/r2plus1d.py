@@ -23,8 +23,7 @@ from functools import partial
 from torch.utils.data import TensorDataset
 
 from vidconv.analysis.counting import count_parameters
-from vidconv.data.synthetic import RotatingBlobs
-from vidconv.experiments.c3d.depth import clip_tensors
+from vidconv.data.synthetic import RotatingBlobs, clip_tensors
 from vidconv.experiments.r2plus1d.vs_r3d import matched_widths, miniature
 from vidconv.experiments.studies.protocol import Budget, Splits
 from vidconv.experiments.studies.runner import Setting, Study

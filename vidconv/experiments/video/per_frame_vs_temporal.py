@@ -30,6 +30,7 @@ from vidconv.utils.checks import (
     check_int,
     check_number,
 )
+from vidconv.utils.device import one_cpu_thread
 from vidconv.utils.table import Table
 
 
@@ -214,13 +215,10 @@ def _train_three(
             "RotatingBlobs takes frames, size, num_classes, noise"
         )
     device = check_device(device)
-    threads = torch.get_num_threads()
-    if device.type == "cpu":
-        # The clips are tiny (16x16 pixels): splitting each operation over threads costs more than it saves
-        # (an epoch took 2.4 s on one thread, 11-15 s on two, on a busy 2-core machine). One thread also
-        # makes the numbers independent of the machine's core count.
-        torch.set_num_threads(1)
-    try:
+    # The clips are tiny (16x16 pixels): splitting each operation over threads costs more than it saves
+    # (an epoch took 2.4 s on one thread, 11-15 s on two, on a busy 2-core machine). One thread also
+    # makes the numbers independent of the machine's core count.
+    with one_cpu_thread(device):
         return _train_three_models(
             train_clips=train_clips,
             test_clips=test_clips,
@@ -233,8 +231,6 @@ def _train_three(
             curves=curves,
             **dataset_options,
         )
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train_three_models(

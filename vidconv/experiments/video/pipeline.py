@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -24,6 +23,7 @@ from vidconv.data.video_io import read_frames, video_info, write_video
 from vidconv.experiments.video.footage import decode_frames
 from vidconv.utils.checks import check_nonnegative_int, check_positive_int
 from vidconv.utils.table import Table
+from vidconv.utils.timing import timed
 
 
 def write_clip_folder(
@@ -72,12 +72,6 @@ def write_clip_folder(
     return VideoFolder(root)
 
 
-def _timed(fn: Callable[[], object]) -> tuple[object, float]:
-    start = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - start
-
-
 def step_time_breakdown(
     dataset: VideoFolder,
     model: nn.Module,
@@ -117,17 +111,17 @@ def step_time_breakdown(
                 (step * batch_size + j) % len(dataset)
             ]
             # As VideoFolder does: the header's frame count, the sampler, then only those frames decoded.
-            indices, seconds = _timed(
+            indices, seconds = timed(
                 lambda: dataset.sampler(
                     video_info(path).frames, dataset.clip_len
                 )
             )
             totals["sample + transform"] += seconds
-            frames, seconds = _timed(
+            frames, seconds = timed(
                 lambda: read_frames(path, indices)
             )  # (3, clip_len, H, W) float
             totals["decode"] += seconds
-            clip, seconds = _timed(lambda: transform(frames))
+            clip, seconds = timed(lambda: transform(frames))
             totals["sample + transform"] += seconds
             clips.append(clip)
             labels.append(label)
@@ -144,7 +138,7 @@ def step_time_breakdown(
             if device.type == "cuda":
                 torch.cuda.synchronize()
 
-        totals["model (forward, backward, step)"] += _timed(train_step)[1]
+        totals["model (forward, backward, step)"] += timed(train_step)[1]
     whole = sum(totals.values())
     return Table(
         [
@@ -183,8 +177,8 @@ def loader_throughput(
             num_workers=n,
             persistent_workers=n > 0,
         )
-        first, first_s = _timed(partial(list, loader))
-        second, second_s = _timed(partial(list, loader))
+        first, first_s = timed(partial(list, loader))
+        second, second_s = timed(partial(list, loader))
         clips = sum(len(b[1]) for b in second)
         rows.append(
             {
