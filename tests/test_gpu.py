@@ -23,10 +23,11 @@ def small_model() -> torch.nn.Module:
     return r2plus1d_18(num_classes=4).cuda().eval()
 
 
-def test_channels_last_3d_gives_the_same_outputs():
+def test_channels_last_3d_gives_the_same_outputs(monkeypatch):
     model = small_model()
     x = torch.randn(2, 3, 8, 64, 64, device="cuda")
-    torch.backends.cudnn.allow_tf32 = False  # compare layouts, not precisions
+    # compare layouts, not precisions
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
     with torch.no_grad():
         dense = model(x)
         last = copy.deepcopy(model).to(memory_format=torch.channels_last_3d)(

@@ -20,7 +20,7 @@ def tiny():
     return miniature("R(2+1)D", (4, 8, 16, 32))
 
 
-def test_seed_estimate_is_the_input_bytes():
+def test_guide_estimate_is_the_input_bytes():
     assert (
         guide_estimate_bytes((8, 3, 16, 112, 112)) == 8 * 3 * 16 * 112 * 112 * 4
     )

@@ -23,9 +23,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vidconv.layers.causal import (
+from vidconv.layers.causal import (  # StreamState: re-exported
     CausalConv3d,
     CumulativeAvgPool,
+    StreamState,  # noqa: F401
 )
 
 

@@ -3,6 +3,7 @@
 * :mod:`~vidconv.utils.checks` — the shared argument and tensor checks
   (``ValueError`` / ``TypeError`` naming what was expected and received).
 * :mod:`~vidconv.utils.device` — the default device, one CPU thread.
+* :mod:`~vidconv.utils.timing` — wall time, synchronised on CUDA.
 * :mod:`~vidconv.utils.table` — :class:`Table`, Markdown on the site, text
   elsewhere.
 """

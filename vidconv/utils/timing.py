@@ -1,8 +1,8 @@
 """Wall time of a piece of work, measured honestly on any device.
 
 A CUDA kernel returns before it has run: timing it means synchronising
-before the clock starts and before it stops. Every measurement in vidconv
-goes through :func:`timed` or :func:`median_seconds`.
+before the clock starts and before it stops. The speed measurements of the
+experiments go through :func:`timed` or :func:`median_seconds`.
 """
 
 from __future__ import annotations
