@@ -1816,12 +1816,12 @@ EXPERIMENTS = [
         "compression ratio 0",
         lambda _: compression_probe((2, 0)),
         ValueError,
-        "compression_ratios must be >= 1",
+        "compression_ratios entry must be >= 1",
     ),
     (
         "compression ratios None",
         lambda _: compression_probe(None),
-        ValueError,
+        TypeError,
         "compression_ratios must be a non-empty sequence",
     ),
     (
@@ -2346,7 +2346,7 @@ THICK_PRESENT_EXPERIMENTS = [
     (
         "empty seeds",
         lambda _: latency_experiment(seeds=()),
-        TypeError,
+        ValueError,
         "seeds must be a non-empty sequence",
     ),
     (

@@ -266,7 +266,7 @@ def test_two_stream_experiment_reports_each_stream_against_chance():
         ),
         (
             lambda: inflation_init_experiment(seeds=()),
-            TypeError,
+            ValueError,
             "seeds must be a non-empty sequence",
         ),
         (

@@ -226,7 +226,8 @@ def test_s3d_gating_adds_gates_that_learn():
     ]
     assert len(gates) == 9 * 4
     assert all(
-        g.fc.weight.grad is not None and g.fc.weight.grad.abs().sum() > 0
+        g.expand.weight.grad is not None
+        and g.expand.weight.grad.abs().sum() > 0
         for g in gates
     )
 

@@ -185,3 +185,47 @@ def test_checkpointed_model_copies_pickles_and_loads_like_the_plain_one():
     loaded = torch.load(buffer, weights_only=False)
     checked.eval(), loaded.eval()
     torch.testing.assert_close(loaded(x), checked(x))
+
+
+def test_gradient_steps_equals_the_hand_written_loop():
+    from vidconv.training.steps import gradient_steps
+
+    def run(shared: bool) -> torch.Tensor:
+        torch.manual_seed(0)
+        model = torch.nn.Linear(4, 3)
+        opt = torch.optim.Adam(model.parameters(), lr=0.1)
+        gen = torch.Generator().manual_seed(1)
+        draws = (
+            (
+                torch.randn(8, 4, generator=gen),
+                torch.randint(3, (8,), generator=gen),
+            )
+            for _ in range(5)
+        )
+        if shared:
+            losses = gradient_steps(
+                opt,
+                lambda x, y: torch.nn.functional.cross_entropy(model(x), y),
+                draws,
+            )
+            assert len(losses) == 5 and not losses[0].requires_grad
+        else:
+            for x, y in draws:
+                loss = torch.nn.functional.cross_entropy(model(x), y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        return model.weight.detach()
+
+    assert torch.equal(run(True), run(False))
+
+
+def test_gradient_steps_refuses_a_loss_that_is_not_a_scalar():
+    from vidconv.training.steps import gradient_steps
+
+    model = torch.nn.Linear(2, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="scalar"):
+        gradient_steps(opt, lambda x: model(x), [(torch.zeros(3, 2),)])
+    with pytest.raises(TypeError, match="optimizer"):
+        gradient_steps(model, lambda x: x, [])

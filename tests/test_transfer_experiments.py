@@ -102,7 +102,7 @@ def test_task_labels():
     [
         (
             lambda: T.transfer_experiment(budgets=()),
-            TypeError,
+            ValueError,
             "budgets must be a non-empty sequence",
         ),
         (

@@ -154,6 +154,18 @@ def normalize(
     return (clip - m) / s
 
 
+def _check_resize_crop(
+    resize_size: Sequence[int], crop_size: int
+) -> tuple[tuple[int, int], int]:
+    size = _check_size(resize_size, "resize_size")
+    crop = check_positive_int(crop_size, "crop_size")
+    if crop > min(size):
+        raise ValueError(
+            f"crop_size {crop_size} does not fit frames resized to {size}"
+        )
+    return size, crop
+
+
 class KineticsEval:
     """Resize to 128x171, centre crop 112, normalise: torchvision's
     ``VideoClassification`` preset."""
@@ -161,13 +173,9 @@ class KineticsEval:
     def __init__(
         self, resize_size: Sequence[int] = (128, 171), crop_size: int = 112
     ) -> None:
-        self.resize_size = _check_size(resize_size, "resize_size")
-        self.crop_size = check_positive_int(crop_size, "crop_size")
-        if self.crop_size > min(self.resize_size):
-            raise ValueError(
-                f"crop_size {crop_size} does not fit frames resized to "
-                f"{self.resize_size}"
-            )
+        self.resize_size, self.crop_size = _check_resize_crop(
+            resize_size, crop_size
+        )
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:  # noqa: D102
         return normalize(
@@ -186,13 +194,9 @@ class KineticsTrain:
         flip_p: float = 0.5,
         generator: torch.Generator | None = None,
     ) -> None:
-        self.resize_size = _check_size(resize_size, "resize_size")
-        self.crop_size = check_positive_int(crop_size, "crop_size")
-        if self.crop_size > min(self.resize_size):
-            raise ValueError(
-                f"crop_size {crop_size} does not fit frames resized to "
-                f"{self.resize_size}"
-            )
+        self.resize_size, self.crop_size = _check_resize_crop(
+            resize_size, crop_size
+        )
         self.flip_p = check_number(flip_p, "flip_p", minimum=0.0, maximum=1.0)
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(

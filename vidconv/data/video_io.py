@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vidconv.utils.checks import check_int, check_tensor
+from vidconv.utils.checks import check_choice, check_int, check_tensor
 
 
 def _av():
@@ -83,78 +83,100 @@ def video_info(path: str | os.PathLike) -> VideoInfo:
 
 def read_video(path: str | os.PathLike) -> torch.Tensor:
     """Decode every frame: ``(3, T, H, W)`` float32 in [0, 1]."""
-    p, container = _open(path)
-    frames = []
-    with container:
-        stream = container.streams.video[0]
-        declared = int(stream.frames)
-        try:
-            for frame in container.decode(stream):
-                frames.append(
-                    frame.to_ndarray(format="rgb24")
-                )  # (H, W, 3) uint8
-        except _av().error.FFmpegError as err:
-            raise ValueError(
-                f"video file is damaged or truncated: {p} ({err})"
-            ) from err
-    if not frames:
-        raise ValueError(f"no frame could be decoded from {p}")
-    if declared and len(frames) < declared:
-        raise ValueError(
-            f"video file is truncated: {p} declares {declared} frames, only {len(frames)} decode"
+    return read_frames(path)
+
+
+def _check_indices(
+    indices: Sequence[int] | None, frames: int, path: Path
+) -> list[int] | None:
+    """``indices`` as a list of frame numbers inside the video (``frames``
+    from its header; 0 when the header does not say)."""
+    if indices is None:
+        return None
+    if isinstance(indices, (str, bytes)) or not isinstance(indices, Sequence):
+        raise TypeError(
+            "indices must be a sequence of frame numbers, "
+            f"got {type(indices).__name__}"
         )
-    video = torch.from_numpy(np.stack(frames))  # (T, H, W, 3) uint8
-    return video.permute(3, 0, 1, 2).float().div(255)  # (3, T, H, W)
+    if not indices:
+        raise ValueError(
+            "indices must name at least one frame, got an empty sequence"
+        )
+    wanted = [check_int(i, "frame index", minimum=0) for i in indices]
+    outside = [i for i in wanted if frames and i >= frames]
+    if outside:
+        raise ValueError(
+            f"frame indices {outside[:5]} are outside {path}, which has "
+            f"{frames} frames (0..{frames - 1})"
+        )
+    return wanted
+
+
+def _decode(
+    container: Any, wanted: list[int] | None, path: Path
+) -> dict[int, np.ndarray]:
+    """Frame number -> ``(H, W, 3)`` uint8 for the frames in ``wanted``
+    (every frame when ``None``), decoding no further than the last one."""
+    stream = container.streams.video[0]
+    needed = None if wanted is None else set(wanted)
+    last = None if wanted is None else max(wanted)
+    kept, decoded = {}, 0
+    try:
+        for frame in container.decode(stream):
+            if needed is None or decoded in needed:
+                kept[decoded] = frame.to_ndarray(format="rgb24")
+            decoded += 1
+            if last is not None and decoded > last:
+                break
+    except _av().error.FFmpegError as err:
+        raise ValueError(
+            f"video file is damaged or truncated: {path} ({err})"
+        ) from err
+    declared = int(stream.frames)
+    missing = sorted((needed or set()) - set(kept))
+    if not kept or missing or (needed is None and decoded < declared):
+        raise ValueError(
+            f"video file is truncated: {path} declares {declared} frames, "
+            f"only {decoded} decode"
+            + (f"; frame(s) {missing[:5]} asked for" if missing else "")
+        )
+    return kept
+
+
+#: What read_frames can return: the decoder's bytes, or floats in [0, 1].
+_DTYPES = (
+    torch.uint8,
+    torch.float16,
+    torch.bfloat16,
+    torch.float32,
+    torch.float64,
+)
 
 
 def read_frames(
-    path: str | os.PathLike, indices: Sequence[int]
+    path: str | os.PathLike,
+    indices: Sequence[int] | None = None,
+    *,
+    dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
-    """Decode only the frames at ``indices`` (any order, repeats allowed): ``(3, len(indices), H, W)`` in [0, 1].
+    """The frames at ``indices`` (any order, repeats allowed; every frame
+    when ``None``) as ``(3, T, H, W)``: floats in [0, 1], or the decoder's
+    own 8-bit values with ``dtype=torch.uint8``.
 
-    Decoding runs from the start (H.264 frames depend on earlier ones) but stops after the last index
-    asked for, and only the chosen frames are converted and kept: a 16-frame clip from a long video costs
-    16 frames of memory instead of the whole video's.
+    Decoding stops after the last index asked for, and only the chosen
+    frames are converted and kept: a 16-frame clip from a long video costs
+    16 frames of memory, not the whole video's.
     """
-    if (
-        isinstance(indices, (str, bytes))
-        or not isinstance(indices, Sequence)
-        or len(indices) == 0
-    ):
-        raise TypeError(
-            f"indices must be a non-empty sequence of frame numbers, got {indices!r}"
-        )
-    wanted = [check_int(i, "frame index", minimum=0) for i in indices]
-    last = max(wanted)
+    check_choice(dtype, "dtype", _DTYPES)
     p, container = _open(path)
-    wanted_set, kept, decoded = (
-        set(wanted),
-        {},
-        0,
-    )  # kept: frame number -> (H, W, 3) uint8
     with container:
-        stream = container.streams.video[0]
-        try:
-            for frame in container.decode(stream):
-                if decoded in wanted_set:
-                    kept[decoded] = frame.to_ndarray(format="rgb24")
-                decoded += 1
-                if decoded > last:
-                    break
-        except _av().error.FFmpegError as err:
-            raise ValueError(
-                f"video file is damaged or truncated: {p} ({err})"
-            ) from err
-    missing = sorted(wanted_set - set(kept))
-    if missing:
-        raise ValueError(
-            f"frame(s) {missing[:5]} asked for, but {p} decodes only {decoded} frames "
-            "(a truncated file, or indices past its end)"
-        )
-    clip = torch.from_numpy(
-        np.stack([kept[i] for i in wanted])
-    )  # (T, H, W, 3) uint8
-    return clip.permute(3, 0, 1, 2).float().div(255)  # (3, T, H, W)
+        frames = int(container.streams.video[0].frames)
+        wanted = _check_indices(indices, frames, p)
+        kept = _decode(container, wanted, p)
+    order = sorted(kept) if wanted is None else wanted
+    clip = torch.from_numpy(np.stack([kept[i] for i in order]))  # (T, H, W, 3)
+    clip = clip.permute(3, 0, 1, 2).contiguous()  # (3, T, H, W) uint8
+    return clip if dtype == torch.uint8 else clip.to(dtype).div(255)
 
 
 def _rgb_to_yuv420(clip: torch.Tensor) -> np.ndarray:

@@ -14,6 +14,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from vidconv.training.loop import evaluate, train_one_epoch
+from vidconv.training.steps import seeded_loader
 
 
 @torch.no_grad()
@@ -56,12 +57,7 @@ def train_and_test(
     torch.manual_seed(seed)
     model = build().to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    loader = DataLoader(
-        train,
-        batch_size=batch_size,
-        shuffle=True,
-        generator=torch.Generator().manual_seed(seed),
-    )
+    loader = seeded_loader(train, batch_size, seed)
     start = time.perf_counter()
     for _ in range(epochs):
         train_one_epoch(model, loader, optimizer, device=device, progress=False)

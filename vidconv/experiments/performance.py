@@ -25,6 +25,7 @@ from torch import nn
 from vidconv.analysis.counting import count_flops
 from vidconv.analysis.memory import saved_tensor_memory
 from vidconv.training import enable_checkpointing
+from vidconv.training.steps import gradient_steps
 from vidconv.utils.checks import (
     check_device,
     check_positive_int,
@@ -142,11 +143,11 @@ def _training_step(
     labels: torch.Tensor,
     bf16: bool,
 ) -> None:
-    opt.zero_grad(set_to_none=True)
-    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
-        loss = nn.functional.cross_entropy(model(x), labels)
-    loss.backward()
-    opt.step()
+    def loss_of(x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+            return nn.functional.cross_entropy(model(x), labels)
+
+    gradient_steps(opt, loss_of, [(x, labels)])
 
 
 def _forward_backward(module: nn.Module, x: torch.Tensor) -> None:

@@ -29,10 +29,13 @@ from vidconv.data.synthetic import RotatingBlobs
 from vidconv.layers.blocks import FullConv3d
 from vidconv.models.resnet import BasicBlock, BasicStem, VideoResNet
 from vidconv.training.optim import param_groups
+from vidconv.training.steps import gradient_steps
 from vidconv.utils.checks import (
     check_int,
+    check_ints,
     check_number,
     check_positive_int,
+    check_positive_ints,
     check_tensor,
 )
 from vidconv.utils.device import one_cpu_thread
@@ -113,16 +116,16 @@ def _steps(
     model.eval()  # frozen layers keep their batch-norm statistics ...
     for module in trainable:
         module.train()  # ... the trained ones update theirs
-    optimizer = torch.optim.Adam(groups)
     gen = torch.Generator().manual_seed(seed)
-    for _ in range(steps):
-        pick = torch.randint(
-            len(x), (min(batch_size, len(x)),), generator=gen
-        )  # with replacement
-        loss = F.cross_entropy(model(x[pick]), y[pick])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    picks = (  # batches drawn with replacement
+        torch.randint(len(x), (min(batch_size, len(x)),), generator=gen)
+        for _ in range(steps)
+    )
+    gradient_steps(
+        torch.optim.Adam(groups),
+        lambda xb, yb: F.cross_entropy(model(xb), yb),
+        ((x[pick], y[pick]) for pick in picks),
+    )
     model.eval()
 
 
@@ -328,18 +331,6 @@ class TransferResult:
     seconds: float
 
 
-def _check_ints(values: object, name: str, minimum: int) -> tuple[int, ...]:
-    if (
-        isinstance(values, (str, bytes))
-        or not isinstance(values, Sequence)
-        or not values
-    ):
-        raise TypeError(
-            f"{name} must be a non-empty sequence of ints, got {values!r}"
-        )
-    return tuple(check_int(v, f"{name} entry", minimum=minimum) for v in values)
-
-
 def transfer_experiment(
     budgets: Sequence[int] = (8, 32, 128),
     seeds: Sequence[int] = (0, 1, 2),
@@ -371,8 +362,8 @@ def transfer_experiment(
     shared 2-core machine two threads were several times slower. The thread
     count is restored afterwards.
     """
-    budgets = _check_ints(budgets, "budgets", minimum=1)
-    seeds = _check_ints(seeds, "seeds", minimum=0)
+    budgets = check_ints(budgets, "budgets", minimum=1)
+    seeds = check_ints(seeds, "seeds", minimum=0)
     strategies = list(STRATEGIES if strategies is None else strategies)
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown or not strategies:
@@ -381,14 +372,13 @@ def transfer_experiment(
             f"got {strategies!r}"
         )
     check_positive_int(size, "size", minimum=8)
-    for name, value in (
-        ("source_clips", source_clips),
-        ("pretrain_steps", pretrain_steps),
-        ("steps", steps),
-        ("batch_size", batch_size),
-        ("test_clips", test_clips),
-    ):
-        check_positive_int(value, name)
+    check_positive_ints(
+        source_clips=source_clips,
+        pretrain_steps=pretrain_steps,
+        steps=steps,
+        batch_size=batch_size,
+        test_clips=test_clips,
+    )
     lr = check_number(lr, "lr", minimum=0.0)
     backbone_lr_factor = check_number(
         backbone_lr_factor, "backbone_lr_factor", minimum=0.0

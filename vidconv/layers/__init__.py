@@ -8,6 +8,8 @@
 * :mod:`~vidconv.layers.kernels` — hand-made motion kernels, the moving bar.
 * :mod:`~vidconv.layers.causal` — causal convolution and pooling that
   stream chunk by chunk (the stream-state protocol).
+* :mod:`~vidconv.layers.gates` — squeeze-excitation and self-gating:
+  channels rescaled by a gate computed from the whole clip.
 * :mod:`~vidconv.layers.attention` — self-attention, every product explicit.
 """
 
@@ -17,8 +19,15 @@ from vidconv.layers.blocks import (
     PerFrameConv2d,
     midplanes_for_2plus1d,
 )
-from vidconv.layers.causal import CausalConv3d, CumulativeAvgPool, StreamState
+from vidconv.layers.causal import (
+    CausalConv3d,
+    CumulativeAvgPool,
+    StreamState,
+    stream_layers,
+    streaming,
+)
 from vidconv.layers.conv import conv3d, conv_output_size
+from vidconv.layers.gates import SelfGating, SqueezeExcite
 from vidconv.layers.inception import InceptionBlock3d
 from vidconv.layers.inflate import (
     InflatedConv3d,
@@ -36,6 +45,8 @@ __all__ = [
     "InflatedConv3d",
     "PerFrameConv2d",
     "SelfAttention",
+    "SelfGating",
+    "SqueezeExcite",
     "StreamState",
     "conv3d",
     "conv_output_size",
@@ -44,4 +55,6 @@ __all__ = [
     "inflate_network",
     "inflate_pool",
     "midplanes_for_2plus1d",
+    "stream_layers",
+    "streaming",
 ]

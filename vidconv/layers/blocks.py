@@ -12,7 +12,6 @@
 * :class:`ConvBnReLU3d` — convolution, batch norm, ReLU: the unit of Inception networks.
 * :class:`SeparableConv3d` — S3D's spatial-then-temporal convolution, each with batch norm and ReLU
   (Xie et al., 2018, "Rethinking Spatiotemporal Feature Learning").
-* :class:`SelfGating` — S3D-G's feature gating: channels rescaled by a sigmoid of their global average.
 
 The first three are the *conv builders* of the video ResNets: they share the signature
 ``(in_channels, out_channels, *, mid_channels=None, stride=1, padding=1)`` and say through ``downsample_stride`` how the
@@ -26,6 +25,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from vidconv.layers.gates import SelfGating  # noqa: F401  (its old home)
 from vidconv.utils.checks import (
     check_clip_channels,
     check_conv_args,
@@ -75,7 +75,34 @@ def _check_midplanes_args(
 
 
 class _CheckedConv3d(nn.Conv3d):
-    """A Conv3d whose forward first checks the clip's rank and channels."""
+    """A bias-free 3x3 (x3 in time when ``filters_time``) conv builder whose
+    forward first checks the clip's rank and channels."""
+
+    filters_time = True  # a 3-frame kernel that strides time like space
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        mid_channels: int | None = None,
+        stride: int = 1,
+        padding: int = 1,
+    ) -> None:
+        check_conv_args(
+            type(self).__name__, in_channels, out_channels, 3, stride, padding
+        )
+        # mid_channels is accepted and ignored so that all conv builders
+        # share one signature.
+        t = self.filters_time
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size=(3 if t else 1, 3, 3),
+            stride=self.downsample_stride(stride),
+            padding=(padding if t else 0, padding, padding),
+            bias=False,
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         check_clip_channels(x, self.in_channels, type(self).__name__, self)
@@ -86,28 +113,6 @@ class _CheckedConv3d(nn.Conv3d):
 class FullConv3d(_CheckedConv3d):
     """A ``3 x 3 x 3`` convolution without bias, striding alike in time and space (R3D's conv builder)."""
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        *,
-        mid_channels: int | None = None,
-        stride: int = 1,
-        padding: int = 1,
-    ) -> None:
-        check_conv_args(
-            type(self).__name__, in_channels, out_channels, 3, stride, padding
-        )
-        # mid_channels is accepted and ignored so that all conv builders share one signature.
-        super().__init__(
-            in_channels,
-            out_channels,
-            kernel_size=3,
-            stride=stride,
-            padding=padding,
-            bias=False,
-        )
-
     @staticmethod
     def downsample_stride(stride: int) -> tuple[int, int, int]:
         """Stride of the 1x1x1 shortcut that must match this conv's output grid."""
@@ -117,27 +122,7 @@ class FullConv3d(_CheckedConv3d):
 class Conv3dNoTemporal(_CheckedConv3d):
     """A ``1 x 3 x 3`` convolution without bias: each frame is filtered alone (MC3's upper layers)."""
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        *,
-        mid_channels: int | None = None,
-        stride: int = 1,
-        padding: int = 1,
-    ) -> None:
-        check_conv_args(
-            type(self).__name__, in_channels, out_channels, 3, stride, padding
-        )
-        # mid_channels is accepted and ignored so that all conv builders share one signature.
-        super().__init__(
-            in_channels,
-            out_channels,
-            kernel_size=(1, 3, 3),
-            stride=(1, stride, stride),
-            padding=(0, padding, padding),
-            bias=False,
-        )
+    filters_time = False
 
     @staticmethod
     def downsample_stride(stride: int) -> tuple[int, int, int]:
@@ -370,21 +355,3 @@ class SeparableConv3d(nn.Sequential):
                 stride=(stride, 1, 1),
             ),
         )
-
-
-class SelfGating(nn.Module):
-    """S3D-G feature gating: ``x * sigmoid(W mean(x) + b)`` with the mean over
-    time and space, per channel.
-
-    Lets global context switch whole channels on or off at the cost of one
-    ``C x C`` linear map.
-    """
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.fc = nn.Linear(check_positive_int(channels, "channels"), channels)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        check_clip_channels(x, self.fc.in_features, type(self).__name__, self)
-        gate = torch.sigmoid(self.fc(x.mean(dim=(2, 3, 4))))  # (B, C)
-        return x * gate[:, :, None, None, None]  # (B, C, T, H, W)

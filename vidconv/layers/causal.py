@@ -2,8 +2,11 @@
 frames ``<= t`` only, and a stream carries a fixed-size state from one
 chunk to the next.
 
-* :class:`StreamState` — the protocol: ``streaming``, ``reset_stream()``,
-  ``stream_state_bytes()``.
+* :class:`StreamState` — the protocol every streamable layer follows
+  (``streaming``, ``past_frames``, ``stream_buffer``, ``with_past``,
+  ``reset_stream()``, ``stream_state_bytes()``), and :func:`streaming`,
+  which switches a whole network into stream mode. vidconv's two causal
+  stacks — MoViNet's and the thick present's — both stand on it.
 * :class:`CausalConv3d` — ``k_t - 1`` frames of padding in front; streaming,
   the previous chunk's last ``k_t - 1`` frames (its ``stream_buffer``).
 * :class:`CumulativeAvgPool` — the running average up to each frame.
@@ -14,21 +17,77 @@ to one video, not to the model, and stays out of ``state_dict``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
 class StreamState(nn.Module):
-    """A layer that may carry state from one chunk of a stream to the next."""
+    """A layer that may carry state from one chunk of a stream to the next.
+
+    Its window reaches ``past_frames`` input frames before the current one.
+    Offline those are padding; streaming they are the previous chunk's last
+    frames, kept in ``stream_buffer`` — so a stream reproduces the offline
+    output exactly. ``causal=False`` marks a layer that looks ahead (or at
+    the whole clip) and so cannot stream.
+    """
 
     streaming: bool = False
+    causal: bool = True
+    past_frames: int = 0
+    stream_buffer: torch.Tensor | None = None
+
+    def with_past(
+        self,
+        x: torch.Tensor,
+        padding: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """``x`` with its ``past_frames`` earlier frames in front.
+
+        Offline, and at a stream's first chunk, they are ``padding(x)``
+        (zeros by default); streaming, the last chunk's, and this chunk's
+        last frames are kept for the next one.
+        """
+        n = self.past_frames
+        if n == 0:
+            return x
+        past = self.stream_buffer if self.streaming else None
+        if past is None:
+            b, c, _, h, w = x.shape
+            past = padding(x) if padding else x.new_zeros(b, c, n, h, w)
+        window = torch.cat([past, x], dim=2)  # (B, C, past + T, H, W)
+        if self.streaming:
+            self.stream_buffer = window[:, :, -n:].detach()  # (B, C, n, H, W)
+        return window
 
     def reset_stream(self) -> None:
-        raise NotImplementedError
+        """Forget the video streamed so far."""
+        self.stream_buffer = None
 
     def stream_state_bytes(self) -> int:
-        raise NotImplementedError
+        """Bytes this layer holds between chunks."""
+        buf = self.stream_buffer
+        return 0 if buf is None else buf.numel() * buf.element_size()
+
+
+def stream_layers(model: nn.Module) -> list[StreamState]:
+    """Every layer of ``model`` that carries stream state."""
+    return [m for m in model.modules() if isinstance(m, StreamState)]
+
+
+@contextmanager
+def streaming(model: nn.Module) -> Iterator[list[StreamState]]:
+    """Run ``model``'s stream-state layers in stream mode inside the block."""
+    layers = stream_layers(model)
+    for m in layers:
+        m.streaming = True
+    try:
+        yield layers
+    finally:
+        for m in layers:
+            m.streaming = False
 
 
 class CausalConv3d(StreamState):
@@ -71,29 +130,8 @@ class CausalConv3d(StreamState):
         self.stream_buffer: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.past_frames == 0:
-            return self.conv(x)
-        b, c, _, h, w = x.shape
-        if self.streaming:
-            past = self.stream_buffer
-            if past is None:  # the zeros the offline model pads with
-                past = x.new_zeros(b, c, self.past_frames, h, w)
-            x = torch.cat([past, x], dim=2)  # (B, C, k_t - 1 + T, H, W)
-            self.stream_buffer = x[
-                :, :, -self.past_frames :
-            ].detach()  # (B, C, k_t - 1, H, W)
-        else:
-            x = F.pad(
-                x, (0, 0, 0, 0, self.past_frames, 0)
-            )  # (B, C, k_t - 1 + T, H, W): zeros in front
-        return self.conv(x)
-
-    def reset_stream(self) -> None:
-        self.stream_buffer = None
-
-    def stream_state_bytes(self) -> int:
-        buf = self.stream_buffer
-        return 0 if buf is None else buf.numel() * buf.element_size()
+        # zeros in front offline; streaming, the last chunk's frames
+        return self.conv(self.with_past(x))  # (B, C', T, H', W')
 
 
 class CumulativeAvgPool(StreamState):

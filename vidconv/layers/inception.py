@@ -18,7 +18,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vidconv.layers.blocks import ConvBnReLU3d, SelfGating, SeparableConv3d
+from vidconv.layers.blocks import ConvBnReLU3d, SeparableConv3d
+from vidconv.layers.gates import SelfGating
 from vidconv.utils.checks import check_clip_channels
 
 

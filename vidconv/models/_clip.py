@@ -3,25 +3,39 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
 
-from vidconv.utils.checks import check_clip_channels
+from vidconv.utils.checks import check_clip_channels, check_like
 
 
 def check_clip(
     x: torch.Tensor,
-    model: str,
+    model: nn.Module,
     *,
-    channels: int,
-    min_frames: int,
-    min_size: int,
+    name: str | None = None,
+    channels: int | None = None,
+    min_frames: int | None = None,
+    min_size: int | None = None,
 ) -> None:
-    """Raise a ValueError naming the expected and received shape if ``model`` cannot process clip ``x``."""
-    check_clip_channels(x, channels, model)
+    """Raise a ValueError naming the expected and received shape if ``model``
+    cannot process clip ``x``: its rank, channels, size, batch, dtype and
+    device.
+
+    The limits default to the model's ``in_channels`` (else 3),
+    ``min_frames`` and ``min_size`` (else 1); ``name`` to its class name.
+    """
+    name = name or type(model).__name__
+    if channels is None:
+        channels = getattr(model, "in_channels", 3)
+    min_frames = min_frames or getattr(model, "min_frames", 1)
+    min_size = min_size or getattr(model, "min_size", 1)
+    check_clip_channels(x, channels, name)
     b, _, t, h, w = x.shape
     if t < min_frames or h < min_size or w < min_size:
         raise ValueError(
-            f"{model} needs at least {min_frames} frames of {min_size}x{min_size} pixels "
+            f"{name} needs at least {min_frames} frames of {min_size}x{min_size} pixels "
             f"(B, {channels}, >={min_frames}, >={min_size}, >={min_size}), got shape {tuple(x.shape)}"
         )
     if b == 0:
-        raise ValueError(f"{model} got an empty batch: shape {tuple(x.shape)}")
+        raise ValueError(f"{name} got an empty batch: shape {tuple(x.shape)}")
+    check_like(x, f"{name} input", model, type(model).__name__)

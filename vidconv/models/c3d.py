@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from vidconv.models._clip import check_clip
-from vidconv.utils.checks import check_int, check_like, check_number
+from vidconv.utils.checks import check_int, check_number
 
 _POOL5_GRID = (1, 4, 4)  # (T, H, W) that fc6 is sized for
 
@@ -96,8 +96,7 @@ class C3D(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        check_clip(x, "C3D", channels=3, min_frames=1, min_size=1)
-        check_like(x, "C3D input", self, "C3D")
+        check_clip(x, self)
         grid = _pooled_grid(*x.shape[2:])
         if grid != _POOL5_GRID:
             raise ValueError(

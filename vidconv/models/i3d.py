@@ -24,7 +24,6 @@ from vidconv.layers.inception import INCEPTION_V1, InceptionBlock3d
 from vidconv.models._clip import check_clip
 from vidconv.utils.checks import (
     check_int,
-    check_like,
     check_number,
     guard_train_batch_norm,
 )
@@ -111,14 +110,7 @@ class I3D(nn.Module):
         guard_train_batch_norm(self, type(self).__name__)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        check_clip(
-            x,
-            type(self).__name__,
-            channels=self.in_channels,
-            min_frames=self.min_frames,
-            min_size=self.min_size,
-        )
-        check_like(x, f"{type(self).__name__} input", self, type(self).__name__)
+        check_clip(x, self)
         x = self.avgpool(self.features(x))  # (B, 1024, 1, 1, 1)
         return self.logits(self.dropout(x)).flatten(1)  # (B, num_classes)
 

@@ -17,7 +17,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vidconv.layers.causal import CumulativeAvgPool, StreamState
+from vidconv.layers.causal import (
+    CumulativeAvgPool,
+    stream_layers,
+    streaming,
+)
 from vidconv.models._clip import check_clip
 from vidconv.models.movinet_blocks import (
     MoViNetBlock,
@@ -27,7 +31,6 @@ from vidconv.models.movinet_blocks import (
 from vidconv.utils.checks import (
     check_bool,
     check_int,
-    check_like,
     check_number,
     guard_train_batch_norm,
 )
@@ -151,14 +154,7 @@ class MoViNet(nn.Module):
 
     def _check(self, x: torch.Tensor, caller: str = "") -> None:
         name = type(self).__name__ + caller  # "MoViNet" or "MoViNet.stream"
-        check_clip(
-            x,
-            name,
-            channels=3,
-            min_frames=self.min_frames,
-            min_size=self.min_size,
-        )
-        check_like(x, f"{name} input", self, type(self).__name__)
+        check_clip(x, self, name=name)
 
     def _pooled(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(
@@ -189,12 +185,9 @@ class MoViNet(nn.Module):
                 "whole clip and pads its temporal kernels with future frames"
             )
 
-    def _stream_layers(self) -> list[StreamState]:
-        return [m for m in self.modules() if isinstance(m, StreamState)]
-
     def reset_stream(self) -> None:
         """Forget the video streamed so far: the next chunk starts a new one."""
-        for m in self._stream_layers():
+        for m in stream_layers(self):
             m.reset_stream()
         self._stream_shape = None
         self.frames_streamed = 0
@@ -202,7 +195,7 @@ class MoViNet(nn.Module):
     def stream_state_bytes(self) -> int:
         """Bytes held between chunks: every temporal convolution's last ``k_t - 1`` frames and every
         pool's running sum. Set by the first chunk, then constant however long the video runs."""
-        return sum(m.stream_state_bytes() for m in self._stream_layers())
+        return sum(m.stream_state_bytes() for m in stream_layers(self))
 
     @torch.no_grad()
     def stream(self, chunk: torch.Tensor) -> torch.Tensor:
@@ -221,14 +214,8 @@ class MoViNet(nn.Module):
                 "a new video"
             )
         self.eval()
-        layers = self._stream_layers()
-        for m in layers:
-            m.streaming = True
-        try:
+        with streaming(self):
             pooled = self._pooled(chunk)[:, :, -1:]  # (B, 480, 1, 1, 1)
-        finally:
-            for m in layers:
-                m.streaming = False
         self._stream_shape = (b, h, w)
         self.frames_streamed += chunk.shape[2]
         return self.classifier(pooled).flatten(1)  # (B, num_classes)

@@ -23,11 +23,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vidconv.layers.causal import (  # StreamState: re-exported
+from vidconv.layers.causal import (  # re-exported
     CausalConv3d,
-    CumulativeAvgPool,
+    CumulativeAvgPool,  # noqa: F401
     StreamState,  # noqa: F401
 )
+from vidconv.layers.gates import SqueezeExcite
+
+SqueezeExcitation = SqueezeExcite  # the name this module used to define
 
 
 def make_divisible(value: float, divisor: int = 8) -> int:
@@ -72,30 +75,6 @@ def conv_bn(
     return nn.Sequential(*layers)
 
 
-class SqueezeExcitation(nn.Module):
-    """Rescale each channel by a gate computed from its (cumulative) average over space and time."""
-
-    def __init__(
-        self,
-        channels: int,
-        hidden: int,
-        activation: type[nn.Module],
-        gating: type[nn.Module],
-        *,
-        causal: bool = True,
-    ) -> None:
-        super().__init__()
-        self.pool = CumulativeAvgPool(causal=causal)
-        self.reduce = nn.Conv3d(channels, hidden, 1)
-        self.act = activation()
-        self.expand = nn.Conv3d(hidden, channels, 1)
-        self.gate = gating()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = self.pool(x)  # (B, C, T, 1, 1) causal, (B, C, 1, 1, 1) offline
-        return x * self.gate(self.expand(self.act(self.reduce(s))))
-
-
 class MoViNetBlock(nn.Module):
     """An inverted bottleneck: 1x1x1 expansion, depthwise ``k_t x k_h x k_w`` convolution, squeeze-
     excitation, 1x1x1 projection, plus a residual path.
@@ -132,11 +111,11 @@ class MoViNetBlock(nn.Module):
             nn.BatchNorm3d(expand_channels, eps=1e-3, momentum=0.01),
             activation(),
         )
-        self.se = SqueezeExcitation(
+        self.se = SqueezeExcite(
             expand_channels,
             make_divisible(0.25 * expand_channels),
-            activation,
-            gating,
+            activation=activation,
+            gating=gating,
             causal=causal,
         )
         self.projection = conv_bn(expand_channels, out_channels, None)

@@ -41,7 +41,6 @@ from vidconv.utils.checks import (
     check_bool,
     check_int,
     check_int_sequence,
-    check_like,
     check_positive_int,
     guard_train_batch_norm,
 )
@@ -311,14 +310,7 @@ class VideoResNet(nn.Module):
         return nn.Sequential(*blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        check_clip(
-            x,
-            type(self).__name__,
-            channels=self.in_channels,
-            min_frames=self.min_frames,
-            min_size=self.min_size,
-        )
-        check_like(x, f"{type(self).__name__} input", self, type(self).__name__)
+        check_clip(x, self)
         x = self.stem(x)  # (B, widths[0], T, H/2, W/2)
         x = self.layer4(
             self.layer3(self.layer2(self.layer1(x)))

@@ -22,7 +22,6 @@ from vidconv.models.weights import classes_for, load_weights, resolve_weights
 from vidconv.utils.checks import (
     check_bool,
     check_int,
-    check_like,
     check_number,
     guard_train_batch_norm,
 )
@@ -97,14 +96,7 @@ class S3D(nn.Module):
         guard_train_batch_norm(self, type(self).__name__)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        check_clip(
-            x,
-            type(self).__name__,
-            channels=3,
-            min_frames=self.min_frames,
-            min_size=self.min_size,
-        )
-        check_like(x, f"{type(self).__name__} input", self, type(self).__name__)
+        check_clip(x, self)
         x = self.avgpool(self.features(x))  # (B, 1024, T', H', W')
         return self.classifier(x).mean(dim=(2, 3, 4))  # (B, num_classes)
 

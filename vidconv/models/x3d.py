@@ -25,10 +25,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from vidconv.layers.gates import SqueezeExcite
 from vidconv.models._clip import check_clip
 from vidconv.utils.checks import (
     check_int,
-    check_like,
     check_number,
     guard_train_batch_norm,
 )
@@ -87,20 +87,6 @@ def round_width(
     exact = width * multiplier
     rounded = max(minimum, int(exact + divisor / 2) // divisor * divisor)
     return int(rounded + divisor if rounded < 0.9 * exact else rounded)
-
-
-class SqueezeExcite(nn.Module):
-    """Channels rescaled by a sigmoid of a small MLP (1x1x1 convs) of their global average (Hu et al., 2018)."""
-
-    def __init__(self, channels: int, reduced: int) -> None:
-        super().__init__()
-        self.reduce = nn.Conv3d(channels, reduced, 1)
-        self.relu = nn.ReLU(inplace=True)
-        self.expand = nn.Conv3d(reduced, channels, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        scale = x.mean(dim=(2, 3, 4), keepdim=True)  # (B, C, 1, 1, 1)
-        return x * torch.sigmoid(self.expand(self.relu(self.reduce(scale))))
 
 
 class X3DBlock(nn.Module):
@@ -266,14 +252,7 @@ class X3D(nn.Module):
         guard_train_batch_norm(self, type(self).__name__)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        check_clip(
-            x,
-            type(self).__name__,
-            channels=self.in_channels,
-            min_frames=1,
-            min_size=1,
-        )
-        check_like(x, f"{type(self).__name__} input", self, type(self).__name__)
+        check_clip(x, self)
         x = self.stem(x)  # (B, 24, T, H/2, W/2) for X3D-M
         x = self.layer4(
             self.layer3(self.layer2(self.layer1(x)))

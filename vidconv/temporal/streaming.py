@@ -9,9 +9,12 @@ starts as those same zeros. The stream therefore reproduces the offline outputs
 exactly, holds only ``retention`` frames per layer in memory, and does the same
 work for every new frame however long the video has been running.
 
-Networks may be built from
-:class:`~vidconv.temporal.thick_present.PhenomenologicalConv3D` with
+Networks may be built from any causal
+:class:`~vidconv.layers.causal.StreamState` layer
+(:class:`~vidconv.temporal.thick_present.PhenomenologicalConv3D` with
 ``protention_frames=0``, :class:`~vidconv.temporal.thick_present.CausalPool3d`,
+MoViNet's :class:`~vidconv.layers.causal.CausalConv3d` and
+:class:`~vidconv.layers.causal.CumulativeAvgPool`),
 :class:`~vidconv.temporal.thick_present.CausalResidual`, ``nn.Sequential``,
 1-frame ``nn.Conv3d`` layers and pointwise layers (activations, dropout, batch
 norm in eval mode). Anything else is refused up front: it might look at the
@@ -23,8 +26,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from vidconv.layers.causal import StreamState, stream_layers, streaming
 from vidconv.temporal.thick_present import (
-    CausalPool3d,
     CausalResidual,
     PhenomenologicalConv3D,
 )
@@ -45,11 +48,17 @@ _POINTWISE = (
     nn.BatchNorm3d,
 )
 _CONTAINERS = (nn.Sequential, CausalResidual)
-_BUFFERED = (PhenomenologicalConv3D, CausalPool3d)
 
 
 def _check_streamable(model: nn.Module) -> None:
+    inside_a_stream_layer = tuple(
+        f"{name}."
+        for name, m in model.named_modules()
+        if isinstance(m, StreamState) and name
+    )
     for name, m in model.named_modules():
+        if name.startswith(inside_a_stream_layer):
+            continue  # its parent pads and buffers for it
         where = (
             f"layer {name!r} ({type(m).__name__})"
             if name
@@ -60,6 +69,12 @@ def _check_streamable(model: nn.Module) -> None:
                 raise ValueError(
                     f"{where} looks {m.protention_frames} frames ahead; "
                     "a stream has no future frames (use protention_frames=0)"
+                )
+        elif isinstance(m, StreamState):
+            if not m.causal:
+                raise ValueError(
+                    f"{where} looks ahead or at the whole clip (causal="
+                    "False); a stream has no future frames"
                 )
         elif isinstance(m, nn.Conv3d):
             # One frame in must give one frame out, from that frame alone: no
@@ -78,12 +93,14 @@ def _check_streamable(model: nn.Module) -> None:
             raise ValueError(
                 f"{where} normalises over time; it cannot run frame by frame"
             )
-        elif not isinstance(m, _POINTWISE + _CONTAINERS + _BUFFERED):
+        elif not isinstance(m, _POINTWISE + _CONTAINERS):
             raise ValueError(
                 f"{where} is not one of vidconv's causal layers, so it "
                 "may see the future or the whole clip; streaming supports "
-                "PhenomenologicalConv3D, CausalPool3d, CausalResidual, "
-                "nn.Sequential, 1-frame Conv3d and pointwise layers"
+                "causal StreamState layers (PhenomenologicalConv3D, "
+                "CausalPool3d, CausalConv3d, CumulativeAvgPool), "
+                "CausalResidual, nn.Sequential, 1-frame Conv3d and "
+                "pointwise layers"
             )
 
 
@@ -107,7 +124,7 @@ class StreamingInference:
             )
         _check_streamable(model)
         self.model = model.eval()
-        self._layers = [m for m in model.modules() if isinstance(m, _BUFFERED)]
+        self._layers = stream_layers(model)
         self._frame_shape: tuple[int, ...] | None = None
         self.frames_seen = 0
 
@@ -117,10 +134,14 @@ class StreamingInference:
         retentions."""
         return sum(m.past_frames for m in self._layers)
 
+    def state_bytes(self) -> int:
+        """Bytes the layers hold between frames (their stream buffers)."""
+        return sum(m.stream_state_bytes() for m in self._layers)
+
     def reset(self) -> None:
         """Forget the past: the next frame starts a new video."""
         for m in self._layers:
-            m.stream_buffer = None
+            m.reset_stream()
         self._frame_shape = None
         self.frames_seen = 0
 
@@ -140,13 +161,8 @@ class StreamingInference:
                 "call reset() before a new video"
             )
         self._frame_shape = tuple(frame.shape)
-        for m in self._layers:
-            m.streaming = True
-        try:
+        with streaming(self.model):
             # (B, C, 1, H, W) -> (B, C_out, 1, H', W')
             out = self.model(frame.unsqueeze(2))
-        finally:
-            for m in self._layers:
-                m.streaming = False
         self.frames_seen += 1
         return out.squeeze(2)

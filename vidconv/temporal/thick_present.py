@@ -27,6 +27,7 @@ from torch import nn
 
 from vidconv.analysis._probe import measuring, probe_input
 from vidconv.analysis.receptive_field import empirical_receptive_field
+from vidconv.layers.causal import StreamState
 from vidconv.utils.checks import (
     check_clip_channels,
     check_conv_args,
@@ -37,7 +38,7 @@ from vidconv.utils.checks import (
 )
 
 
-class PhenomenologicalConv3D(nn.Conv3d):
+class PhenomenologicalConv3D(StreamState, nn.Conv3d):
     """3D convolution whose output frame ``t`` sees exactly frames ``t - retention ... t + protention``.
 
     Args:
@@ -85,8 +86,7 @@ class PhenomenologicalConv3D(nn.Conv3d):
             dilation=(dilation, 1, 1),
             bias=bias,
         )
-        self.streaming = False  # set by vidconv.temporal.streaming: read one frame per call, remember the past
-        self.stream_buffer: torch.Tensor | None = None
+        self.causal = protention_frames == 0  # only then can it stream
 
     @property
     def past_frames(self) -> int:
@@ -97,28 +97,10 @@ class PhenomenologicalConv3D(nn.Conv3d):
         name = type(self).__name__
         check_clip_channels(x, self.in_channels, name, self)
         check_positive_int(x.shape[2], f"{name} input's frame count T")
-        if self.streaming:
-            return self._step(x)
         future = self.protention_frames * self.dilation[0]
-        x = F.pad(
-            x, (0, 0, 0, 0, self.past_frames, future)
-        )  # (B, C, past + T + future, H, W)
+        x = self.with_past(x)  # (B, C, past + T, H, W)
+        x = F.pad(x, (0, 0, 0, 0, 0, future))  # (B, C, past + T + future, H, W)
         return super().forward(x)  # (B, C_out, T, H, W)
-
-    def _step(self, x: torch.Tensor) -> torch.Tensor:
-        if (
-            self.stream_buffer is None
-        ):  # the offline layer pads the past with zeros; so does the stream
-            self.stream_buffer = x.new_zeros(
-                x.shape[0], x.shape[1], self.past_frames, *x.shape[3:]
-            )
-        window = torch.cat(
-            [self.stream_buffer, x], dim=2
-        )  # (B, C, past + new, H, W)
-        self.stream_buffer = window[
-            :, :, window.shape[2] - self.past_frames :
-        ].detach()
-        return super().forward(window)  # (B, C_out, new, H, W)
 
 
 class ThickPresentConvolution(PhenomenologicalConv3D):
@@ -151,7 +133,7 @@ class ThickPresentConvolution(PhenomenologicalConv3D):
         self.present_thickness = present_thickness
 
 
-class CausalPool3d(nn.Module):
+class CausalPool3d(StreamState):
     """Max or average pooling over the current and the previous ``temporal_kernel_size - 1`` frames.
 
     Temporal stride is 1, so T is kept; space is pooled over a ``spatial_kernel_size`` square window
@@ -190,11 +172,9 @@ class CausalPool3d(nn.Module):
                 f"spatial_kernel_size must be odd, got {spatial_kernel_size}"
             )
         self.mode = mode
-        self.streaming = False
-        self.stream_buffer: torch.Tensor | None = (
-            None  # the last k - 1 input (or padding) frames
+        self.stream_seen = (
+            0  # frames streamed so far: how many in a window exist
         )
-        self.stream_seen = 0  # frames of the current video seen so far: how many in a window exist
 
     @property
     def past_frames(self) -> int:
@@ -224,21 +204,15 @@ class CausalPool3d(nn.Module):
             else x.new_zeros(shape)
         )
 
+    def reset_stream(self) -> None:  # noqa: D102
+        self.stream_buffer, self.stream_seen = None, 0
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         check_tensor(x, "CausalPool3d input", ndim=5, layout="(B, C, T, H, W)")
-        if not self.streaming:
-            past, seen = self._padding(x), 0
-        else:
-            if (
-                self.stream_buffer is None
-            ):  # a new video: the same padding as offline
-                self.stream_buffer, self.stream_seen = self._padding(x), 0
-            past, seen = self.stream_buffer, self.stream_seen
-        window = torch.cat([past, x], dim=2)  # (B, C, k - 1 + T, H, W)
+        continuing = self.streaming and self.stream_buffer is not None
+        seen = self.stream_seen if continuing else 0
+        window = self.with_past(x, self._padding)  # (B, C, k - 1 + T, H, W)
         if self.streaming:
-            self.stream_buffer = window[
-                :, :, window.shape[2] - self.past_frames :
-            ].detach()
             self.stream_seen = seen + x.shape[2]
         k, pad = self.temporal_kernel_size, self.spatial_kernel_size // 2
         kernel = (k, self.spatial_kernel_size, self.spatial_kernel_size)

@@ -1,6 +1,7 @@
 """Training video classifiers on any device, in one process or many.
 
 * :mod:`~vidconv.training.loop` — ``train_one_epoch``, ``evaluate`` (clip and video top-k), ``fit``.
+* :mod:`~vidconv.training.steps` — ``gradient_steps``: the step loop the experiments share.
 * :mod:`~vidconv.training.ddp` — the same loop under ``torchrun`` with DistributedDataParallel: ``distributed``
   wraps the model, ``distributed_loader`` shards the data; metrics are those of the whole dataset.
 * :mod:`~vidconv.training.scaling` — step time of data-parallel training for 1, 2, ... processes.
@@ -28,6 +29,7 @@ from vidconv.training.loop import (
     train_one_epoch,
 )
 from vidconv.training.optim import param_groups
+from vidconv.training.steps import gradient_steps
 
 __all__ = [
     "ShardSampler",
@@ -37,6 +39,7 @@ __all__ = [
     "enable_checkpointing",
     "evaluate",
     "fit",
+    "gradient_steps",
     "is_main",
     "param_groups",
     "rank",

@@ -52,6 +52,14 @@ def _check_loader(loader: object, name: str) -> Iterable:
     return loader
 
 
+def _check_label_dtype(labels: torch.Tensor) -> None:
+    dtype = labels.dtype
+    if dtype.is_floating_point or dtype.is_complex or dtype == torch.bool:
+        raise TypeError(
+            f"labels must be integer class indices, got dtype {dtype}"
+        )
+
+
 def _check_logits(
     logits: object, labels: torch.Tensor, where: str
 ) -> torch.Tensor:
@@ -109,14 +117,7 @@ def topk_correct(
         raise ValueError(
             f"logits must be (N, classes) and labels (N,), got {tuple(logits.shape)} and {tuple(labels.shape)}"
         )
-    if (
-        labels.dtype.is_floating_point
-        or labels.dtype.is_complex
-        or labels.dtype == torch.bool
-    ):
-        raise TypeError(
-            f"labels must be integer class indices, got dtype {labels.dtype}"
-        )
+    _check_label_dtype(labels)
     if isinstance(ks, (int, str)) or not ks:
         raise TypeError(
             f"ks must be a non-empty sequence of ints such as (1, 5), got {ks!r}"
@@ -149,14 +150,7 @@ def _unpack(
         raise TypeError(
             f"labels must be integer class indices (a tensor or a list of ints), got {labels!r}"
         ) from err
-    if (
-        labels.dtype.is_floating_point
-        or labels.dtype.is_complex
-        or labels.dtype == torch.bool
-    ):
-        raise TypeError(
-            f"labels must be integer class indices, got dtype {labels.dtype}"
-        )
+    _check_label_dtype(labels)
     if labels.shape != clips.shape[:1]:
         raise ValueError(
             f"labels must have one entry per clip, shape ({clips.shape[0]},), got {tuple(labels.shape)}"

@@ -12,6 +12,7 @@ import math
 import numbers
 from collections.abc import Sequence
 from functools import partial
+from typing import Any
 
 import torch
 from torch import nn
@@ -63,6 +64,13 @@ def check_positive_int(value: object, name: str, *, minimum: int = 1) -> int:
     return check_int(value, name, minimum=minimum)
 
 
+def check_positive_ints(**values: object) -> None:
+    """Every value must be an int >= 1; its keyword names it in the error
+    (``check_positive_ints(epochs=epochs, batch_size=batch_size)``)."""
+    for name, value in values.items():
+        check_positive_int(value, name)
+
+
 def check_nonnegative_int(value: object, name: str) -> int:
     """Return ``value`` as an int if it is an int >= 0 (a count that may be zero, an offset)."""
     return check_int(value, name, minimum=0)
@@ -110,6 +118,15 @@ def check_number(
     return value
 
 
+def check_choice(value: object, name: str, choices: Sequence[object]) -> Any:
+    """Return ``value`` if it is one of ``choices`` (same type, equal)."""
+    if not any(type(value) is type(c) and value == c for c in choices):
+        raise ValueError(
+            f"{name} must be one of {list(choices)}, got {value!r}"
+        )
+    return value
+
+
 def check_bool(value: object, name: str) -> bool:
     """Return ``value`` if it is a bool (``0``/``1`` and strings are refused: they hide mistakes)."""
     if not isinstance(value, bool):
@@ -117,6 +134,29 @@ def check_bool(value: object, name: str) -> bool:
             f"{name} must be True or False, got {type(value).__name__} {_what(value)}"
         )
     return value
+
+
+def check_ints(
+    values: object,
+    name: str,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+) -> tuple[int, ...]:
+    """Return ``values`` (a non-empty sequence of ints, each in
+    ``[minimum, maximum]``) as a tuple."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise TypeError(
+            f"{name} must be a non-empty sequence of ints, got {values!r}"
+        )
+    if not values:
+        raise ValueError(
+            f"{name} must be a non-empty sequence of ints, got {values!r}"
+        )
+    return tuple(
+        check_int(v, f"{name} entry", minimum=minimum, maximum=maximum)
+        for v in values
+    )
 
 
 def check_int_sequence(

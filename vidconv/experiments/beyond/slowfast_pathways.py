@@ -30,7 +30,12 @@ from vidconv.analysis.counting import count_parameters
 from vidconv.experiments._small_runs import train_and_test
 from vidconv.models._clip import check_clip
 from vidconv.models.slowfast import SlowFast
-from vidconv.utils.checks import check_device, check_int, check_number
+from vidconv.utils.checks import (
+    check_device,
+    check_int,
+    check_number,
+    check_positive_ints,
+)
 from vidconv.utils.device import one_cpu_thread
 from vidconv.utils.table import Table
 
@@ -133,9 +138,7 @@ class MiniSlowFast(nn.Module):
         )
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        check_clip(
-            clip, "MiniSlowFast", channels=3, min_frames=self.alpha, min_size=1
-        )
+        check_clip(clip, self, min_frames=self.alpha)
         slow = clip[:, :, :: self.alpha]  # (B, 3, T/alpha, H, W) in colour
         fast = clip.mean(dim=1, keepdim=True).expand_as(
             clip
@@ -176,13 +179,12 @@ def pathways_experiment(
 
     Seeded: the data by ``seed`` and ``seed + 1``, every network's initialisation and batch order by ``seed``.
     """
-    for name, value in (
-        ("train_clips", train_clips),
-        ("test_clips", test_clips),
-        ("epochs", epochs),
-        ("batch_size", batch_size),
-    ):
-        check_int(value, name, minimum=1)
+    check_positive_ints(
+        train_clips=train_clips,
+        test_clips=test_clips,
+        epochs=epochs,
+        batch_size=batch_size,
+    )
     check_number(lr, "lr", minimum=0.0, exclusive_minimum=True)
     alpha = check_int(alpha, "alpha", minimum=2)
     if check_int(frames, "frames", minimum=alpha) % alpha:

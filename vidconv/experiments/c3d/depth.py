@@ -25,7 +25,8 @@ from vidconv.analysis.counting import count_parameters
 from vidconv.data.synthetic import RotatingBlobs, clip_tensors
 from vidconv.models._clip import check_clip
 from vidconv.training.loop import evaluate, train_one_epoch
-from vidconv.utils.checks import check_positive_int
+from vidconv.training.steps import seeded_loader
+from vidconv.utils.checks import check_positive_int, check_positive_ints
 from vidconv.utils.device import one_cpu_thread
 from vidconv.utils.table import Table
 
@@ -166,7 +167,7 @@ class MiniC3D(nn.Module):
 
     def check(self, x: torch.Tensor) -> None:
         """Refuse, with the expected shape, a clip whose pooled grid is not the one fc6 was built for."""
-        check_clip(x, "MiniC3D", channels=3, min_frames=1, min_size=1)
+        check_clip(x, self, channels=3)
         grid = pooled_grid(*x.shape[2:])
         if grid != self.grid:
             raise ValueError(
@@ -223,13 +224,12 @@ def temporal_depth_experiment(
     settings = dict(DEPTH_SETTINGS if settings is None else settings)
     if not settings:
         raise ValueError("settings must name at least one setting")
-    for name, value in (
-        ("epochs", epochs),
-        ("batch_size", batch_size),
-        ("train_clips", train_clips),
-        ("test_clips", test_clips),
-    ):
-        check_positive_int(value, name)
+    check_positive_ints(
+        epochs=epochs,
+        batch_size=batch_size,
+        train_clips=train_clips,
+        test_clips=test_clips,
+    )
     if not (isinstance(lr, (int, float)) and lr > 0):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     device = device or torch.device("cpu")
@@ -297,12 +297,7 @@ def _train_one(
         hidden=hidden,
     ).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    loader = DataLoader(
-        train,
-        batch_size=batch_size,
-        shuffle=True,
-        generator=torch.Generator().manual_seed(seed),
-    )
+    loader = seeded_loader(train, batch_size, seed)
     history, seconds = [], 0.0
     for _ in range(epochs):
         start = time.perf_counter()

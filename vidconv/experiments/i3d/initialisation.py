@@ -33,15 +33,17 @@ from torch.utils.data import DataLoader, TensorDataset
 from vidconv.data.synthetic import RotatingBlobs, clip_tensors
 from vidconv.layers.inflate import inflate_batchnorm, inflate_conv, inflate_pool
 from vidconv.training.loop import evaluate, train_one_epoch
+from vidconv.training.steps import gradient_steps, seeded_loader
 from vidconv.utils.checks import (
     check_device,
-    check_int,
+    check_ints,
     check_number,
     check_positive_int,
+    check_positive_ints,
     check_tensor,
 )
 from vidconv.utils.device import (
-    one_cpu_thread as one_thread,  # Chapter 4 imports it from here
+    one_cpu_thread,
 )
 from vidconv.utils.table import Table
 
@@ -227,34 +229,23 @@ def inflation_init_experiment(
     """Pretrain a :class:`FrameNet2d` on blob sectors, then train a
     :class:`ClipNet3d` per init on the direction of rotation; per seed, every
     init gets the same clips, batch order and head."""
-    if (
-        isinstance(seeds, (str, bytes))
-        or not isinstance(seeds, Sequence)
-        or not seeds
-    ):
-        raise TypeError(
-            f"seeds must be a non-empty sequence of ints, got {seeds!r}"
-        )
-    seeds = tuple(
-        check_int(s, "seeds entry", minimum=0, maximum=2**30) for s in seeds
+    seeds = check_ints(seeds, "seeds", minimum=0, maximum=2**30)
+    check_positive_ints(
+        epochs=epochs,
+        frame_epochs=frame_epochs,
+        frame_clips=frame_clips,
+        train_clips=train_clips,
+        test_clips=test_clips,
+        batch_size=batch_size,
+        width=width,
     )
-    for name, value in (
-        ("epochs", epochs),
-        ("frame_epochs", frame_epochs),
-        ("frame_clips", frame_clips),
-        ("train_clips", train_clips),
-        ("test_clips", test_clips),
-        ("batch_size", batch_size),
-        ("width", width),
-    ):
-        check_positive_int(value, name)
     check_positive_int(size, "size", minimum=8)
     check_number(lr, "lr", minimum=0.0, exclusive_minimum=True)
     device = torch.device("cpu") if device is None else check_device(device)
     loss = {init: torch.zeros(len(seeds), epochs) for init in INITS}
     accuracy = {init: torch.zeros(len(seeds), epochs + 1) for init in INITS}
     frame_accuracy = []
-    with one_thread(device):
+    with one_cpu_thread(device):
         for i, seed in enumerate(seeds):
             options = dict(
                 frames=frames, size=size, num_classes=num_classes, noise=noise
@@ -288,12 +279,7 @@ def inflation_init_experiment(
                 model = ClipNet3d(
                     frame_net, num_classes, frames=frames, init=init
                 ).to(device)
-                loader = DataLoader(
-                    train,
-                    batch_size=batch_size,
-                    shuffle=True,
-                    generator=torch.Generator().manual_seed(seed),
-                )
+                loader = seeded_loader(train, batch_size, seed)
                 optimizer = torch.optim.Adam(model.parameters(), lr=lr)
                 accuracy[init][i, 0] = evaluate(model, test, device=device)[
                     "top1"
@@ -383,9 +369,10 @@ def _train_frames(
     device: torch.device,
 ) -> None:
     model.train()
-    for x, y in loader:  # (N, 3, H, W), (N,)
-        optimizer.zero_grad()
-        nn.functional.cross_entropy(
+    gradient_steps(  # batches (N, 3, H, W), (N,)
+        optimizer,
+        lambda x, y: nn.functional.cross_entropy(
             model(x.to(device)), y.to(device)
-        ).backward()
-        optimizer.step()
+        ),
+        loader,
+    )

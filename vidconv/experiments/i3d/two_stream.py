@@ -22,16 +22,17 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from vidconv.data.synthetic import RotatingBlobs, clip_tensors
-from vidconv.experiments.i3d.initialisation import one_thread
 from vidconv.training.loop import train_one_epoch
 from vidconv.utils.checks import (
     check_clip_channels,
     check_device,
-    check_int,
+    check_ints,
     check_number,
     check_positive_int,
+    check_positive_ints,
     check_tensor,
 )
+from vidconv.utils.device import one_cpu_thread
 from vidconv.utils.table import Table
 
 #: The streams, in the order of the table: name -> (input channels, frames
@@ -133,31 +134,20 @@ def two_stream_experiment(
     """Train an appearance and a motion :class:`StreamNet3d` on the same
     RotatingBlobs clips (same seed, batches, optimizer and epochs) and fuse
     their softmax outputs by averaging; per seed."""
-    if (
-        isinstance(seeds, (str, bytes))
-        or not isinstance(seeds, Sequence)
-        or not seeds
-    ):
-        raise TypeError(
-            f"seeds must be a non-empty sequence of ints, got {seeds!r}"
-        )
-    seeds = tuple(
-        check_int(s, "seeds entry", minimum=0, maximum=2**30) for s in seeds
+    seeds = check_ints(seeds, "seeds", minimum=0, maximum=2**30)
+    check_positive_ints(
+        epochs=epochs,
+        train_clips=train_clips,
+        test_clips=test_clips,
+        batch_size=batch_size,
+        width=width,
     )
-    for name, value in (
-        ("epochs", epochs),
-        ("train_clips", train_clips),
-        ("test_clips", test_clips),
-        ("batch_size", batch_size),
-        ("width", width),
-    ):
-        check_positive_int(value, name)
     check_number(lr, "lr", minimum=0.0, exclusive_minimum=True)
     device = torch.device("cpu") if device is None else check_device(device)
     inputs = {STREAMS[0]: lambda x: x, STREAMS[1]: frame_differences}
     accuracy: dict[str, list[float]] = {s: [] for s in STREAMS}
     probabilities: dict[str, torch.Tensor] = {}
-    with one_thread(device):
+    with one_cpu_thread(device):
         for seed in seeds:
             options = dict(
                 frames=frames, size=size, num_classes=num_classes, noise=noise

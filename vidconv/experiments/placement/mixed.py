@@ -22,11 +22,13 @@ from vidconv.analysis.counting import count_macs, count_parameters
 from vidconv.data.synthetic import RotatingBlobs, clip_tensors
 from vidconv.models.mixed import MIXED_MEMBERS, mixed_resnet, temporal_groups
 from vidconv.training.loop import evaluate, train_one_epoch
+from vidconv.training.steps import seeded_loader
 from vidconv.utils.checks import (
     check_device,
     check_int,
     check_int_sequence,
     check_number,
+    check_positive_ints,
 )
 from vidconv.utils.device import one_cpu_thread
 from vidconv.utils.table import Table
@@ -107,15 +109,14 @@ def placement_experiment(
     ``2`` not), parameters, multiply-adds per clip at the miniature's size, and test top-1.
     """
     members = _check_members(members)
-    for name, value in (
-        ("train_clips", train_clips),
-        ("test_clips", test_clips),
-        ("epochs", epochs),
-        ("batch_size", batch_size),
-        ("frames", frames),
-        ("size", size),
-    ):
-        check_int(value, name, minimum=1)
+    check_positive_ints(
+        train_clips=train_clips,
+        test_clips=test_clips,
+        epochs=epochs,
+        batch_size=batch_size,
+        frames=frames,
+        size=size,
+    )
     check_int(seed, "seed", minimum=0)
     check_number(lr, "lr", minimum=0.0, exclusive_minimum=True)
     check_int_sequence(widths, "widths", length=4, minimum=1)
@@ -182,12 +183,7 @@ def _train(
 ) -> tuple[list[float], float]:
     """Adam for ``epochs`` epochs; the test top-1 after each, and the seconds spent training."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    loader = DataLoader(
-        train,
-        batch_size=batch_size,
-        shuffle=True,
-        generator=torch.Generator().manual_seed(seed),
-    )
+    loader = seeded_loader(train, batch_size, seed)
     test_loader = DataLoader(test, batch_size=256)
     curve, seconds = [], 0.0
     for _ in range(epochs):

@@ -29,6 +29,7 @@ from vidconv.utils.checks import (
     check_device,
     check_int,
     check_number,
+    check_positive_ints,
 )
 from vidconv.utils.device import one_cpu_thread
 from vidconv.utils.table import Table
@@ -163,7 +164,7 @@ class MiniS3D(nn.Module):
                 m.momentum = 0.1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        check_clip(x, "MiniS3D", channels=3, min_frames=1, min_size=1)
+        check_clip(x, self, channels=3)
         x = self.stem(x)
         for i, block in enumerate(self.blocks):
             x = (
@@ -208,13 +209,12 @@ def heaviness_experiment(
     settings = dict(HEAVINESS_SETTINGS if settings is None else settings)
     if not settings:
         raise ValueError("settings must name at least one setting")
-    for name, value in (
-        ("train_clips", train_clips),
-        ("test_clips", test_clips),
-        ("epochs", epochs),
-        ("batch_size", batch_size),
-    ):
-        check_int(value, name, minimum=1)
+    check_positive_ints(
+        train_clips=train_clips,
+        test_clips=test_clips,
+        epochs=epochs,
+        batch_size=batch_size,
+    )
     check_number(lr, "lr", minimum=0.0, exclusive_minimum=True)
     check_int(seed, "seed", minimum=0)
     device = check_device("cpu" if device is None else device)

@@ -41,12 +41,14 @@ from vidconv.models.resnet import (
     VideoResNet,
 )
 from vidconv.training.loop import evaluate
+from vidconv.training.steps import gradient_steps, seeded_loader
 from vidconv.utils.checks import (
     check_device,
-    check_int,
     check_int_sequence,
+    check_ints,
     check_number,
     check_positive_int,
+    check_positive_ints,
 )
 from vidconv.utils.device import one_cpu_thread
 from vidconv.utils.table import Table
@@ -222,22 +224,13 @@ def equal_parameter_experiment(
     networks. Adam, constant ``lr``, no augmentation. Returns every step's
     training loss and each run's final test accuracy.
     """
-    if (
-        isinstance(seeds, (str, bytes))
-        or not isinstance(seeds, Sequence)
-        or not seeds
-    ):
-        raise ValueError(
-            f"seeds must be a non-empty sequence of ints, got {seeds!r}"
-        )
-    seeds = [check_int(s, "every seed", minimum=0) for s in seeds]
-    for name, value in (
-        ("train_clips", train_clips),
-        ("test_clips", test_clips),
-        ("epochs", epochs),
-        ("batch_size", batch_size),
-    ):
-        check_positive_int(value, name)
+    seeds = list(check_ints(seeds, "seeds", minimum=0))
+    check_positive_ints(
+        train_clips=train_clips,
+        test_clips=test_clips,
+        epochs=epochs,
+        batch_size=batch_size,
+    )
     lr = check_number(lr, "lr", minimum=0.0, exclusive_minimum=True)
     device = check_device(device)
     widths = {"R3D": check_int_sequence(widths, "widths", length=4, minimum=1)}
@@ -321,24 +314,17 @@ def _train(
 ) -> list[float]:
     """Adam on cross-entropy; the loss of every step (the model is left in eval
     mode)."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    loader = DataLoader(
-        train,
-        batch_size=batch_size,
-        shuffle=True,
-        generator=torch.Generator().manual_seed(seed),
-    )
+    loader = seeded_loader(train, batch_size, seed)
     model.train()
-    losses = []
-    for _ in range(epochs):
-        for clips, labels in loader:
-            loss = F.cross_entropy(model(clips.to(device)), labels.to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
+    losses = gradient_steps(
+        torch.optim.Adam(model.parameters(), lr=lr),
+        lambda clips, labels: F.cross_entropy(
+            model(clips.to(device)), labels.to(device)
+        ),
+        (batch for _ in range(epochs) for batch in loader),
+    )
     model.eval()
-    return losses
+    return [loss.item() for loss in losses]
 
 
 # --- Cost: what each stage computes, and what its convolution takes to run ---

@@ -22,7 +22,14 @@ import torch.nn.functional as F
 
 from vidconv.experiments.relevance.context import roc_auc
 from vidconv.temporal.relevance import VideoRelevanceCompressor
-from vidconv.utils.checks import check_number, check_positive_int, check_tensor
+from vidconv.training.steps import gradient_steps
+from vidconv.utils.checks import (
+    check_ints,
+    check_number,
+    check_positive_int,
+    check_positive_ints,
+    check_tensor,
+)
 from vidconv.utils.device import one_cpu_thread
 from vidconv.utils.table import Table
 
@@ -39,13 +46,9 @@ def query_clip_batch(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(tokens (B, T, N, D), text (B, L, D), matches (B, T, N) bool, label (B,))``."""
     check_tensor(prototypes, "prototypes", ndim=2, layout="(classes, D)")
-    for value, name in (
-        (batch, "batch"),
-        (frames, "frames"),
-        (tokens, "tokens"),
-        (text_tokens, "text_tokens"),
-    ):
-        check_positive_int(value, name)
+    check_positive_ints(
+        batch=batch, frames=frames, tokens=tokens, text_tokens=text_tokens
+    )
     check_number(match_fraction, "match_fraction", minimum=0.0, maximum=1.0)
     classes, dim = prototypes.shape
     text = torch.randn(
@@ -153,27 +156,18 @@ def compression_probe(
     The relevance does not depend on the ratio, so one compressor is trained and each ratio only changes
     how many frames it merges (its ``compression_ratio``).
     """
-    if (
-        isinstance(compression_ratios, (str, bytes))
-        or not isinstance(compression_ratios, Sequence)
-        or not compression_ratios
-    ):
-        raise ValueError(
-            f"compression_ratios must be a non-empty sequence of ints, got {compression_ratios!r}"
-        )
-    ratios = [
-        check_positive_int(r, "compression_ratios") for r in compression_ratios
-    ]
-    for value, name in (
-        (frames, "frames"),
-        (tokens, "tokens"),
-        (dim, "dim"),
-        (train_steps, "train_steps"),
-        (batch_size, "batch_size"),
-        (probe_clips, "probe_clips"),
-        (test_clips, "test_clips"),
-    ):
-        check_positive_int(value, name)
+    ratios = list(
+        check_ints(compression_ratios, "compression_ratios", minimum=1)
+    )
+    check_positive_ints(
+        frames=frames,
+        tokens=tokens,
+        dim=dim,
+        train_steps=train_steps,
+        batch_size=batch_size,
+        probe_clips=probe_clips,
+        test_clips=test_clips,
+    )
     check_positive_int(num_classes, "num_classes", minimum=2)
     check_number(lr, "lr", minimum=0.0, exclusive_minimum=True)
     device = torch.device(device)
@@ -221,16 +215,21 @@ def _train_and_probe(
     compressor = VideoRelevanceCompressor(
         dim, frames, ratios[0], num_heads=4 if dim % 4 == 0 else 1
     ).to(device)
-    optimizer = torch.optim.Adam(compressor.parameters(), lr=lr, foreach=True)
-    for _ in range(train_steps):
-        x, text, matches, _ = query_clip_batch(
-            prototypes, batch_size, frames, tokens, generator=gen
-        )
+
+    def loss_of(x, text, matches, _):
         _, relevance = compressor(x.to(device), text.to(device))
-        loss = F.binary_cross_entropy(relevance, matches.float().to(device))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        return F.binary_cross_entropy(relevance, matches.float().to(device))
+
+    gradient_steps(
+        torch.optim.Adam(compressor.parameters(), lr=lr, foreach=True),
+        loss_of,
+        (
+            query_clip_batch(
+                prototypes, batch_size, frames, tokens, generator=gen
+            )
+            for _ in range(train_steps)
+        ),
+    )
     compressor.eval()
     probe = query_clip_batch(
         prototypes,

@@ -16,10 +16,12 @@ import torch
 import torch.nn.functional as F
 
 from vidconv.temporal.relevance import TemporalRelevanceModule
+from vidconv.training.steps import gradient_steps
 from vidconv.utils.checks import (
     check_int_sequence,
     check_number,
     check_positive_int,
+    check_positive_ints,
     check_tensor,
 )
 from vidconv.utils.device import one_cpu_thread
@@ -106,15 +108,16 @@ def _train_and_measure(
     module = TemporalRelevanceModule(
         hidden_dim, window, num_heads=4 if hidden_dim % 4 == 0 else 1
     ).to(device)
-    optimizer = torch.optim.Adam(module.parameters(), lr=lr, foreach=True)
-    for _ in range(train_steps):
-        x, y = moving_frames_batch(batch_size, steps, hidden_dim, generator=gen)
-        loss = F.binary_cross_entropy(
+    gradient_steps(
+        torch.optim.Adam(module.parameters(), lr=lr, foreach=True),
+        lambda x, y: F.binary_cross_entropy(
             module(x.to(device)), y.float().to(device)
-        )
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        ),
+        (
+            moving_frames_batch(batch_size, steps, hidden_dim, generator=gen)
+            for _ in range(train_steps)
+        ),
+    )
     with torch.no_grad():
         relevance = module.eval()(x_test.to(device)).cpu()
     predicted = relevance > 0.5
@@ -158,14 +161,13 @@ def window_sweep(
     )
     if not windows:
         raise ValueError("windows must name at least one window size")
-    for value, name in (
-        (steps, "steps"),
-        (hidden_dim, "hidden_dim"),
-        (train_steps, "train_steps"),
-        (batch_size, "batch_size"),
-        (test_sequences, "test_sequences"),
-    ):
-        check_positive_int(value, name)
+    check_positive_ints(
+        steps=steps,
+        hidden_dim=hidden_dim,
+        train_steps=train_steps,
+        batch_size=batch_size,
+        test_sequences=test_sequences,
+    )
     check_number(lr, "lr", minimum=0.0, exclusive_minimum=True)
     device = torch.device(device)
     rows, modules = [], {}

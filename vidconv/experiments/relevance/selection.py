@@ -22,7 +22,13 @@ from torch import nn
 
 from vidconv.analysis.counting import count_flops
 from vidconv.temporal.relevance import ThickPresentTokenSelector
-from vidconv.utils.checks import check_number, check_positive_int, check_tensor
+from vidconv.training.steps import gradient_steps
+from vidconv.utils.checks import (
+    check_number,
+    check_positive_int,
+    check_positive_ints,
+    check_tensor,
+)
 from vidconv.utils.device import one_cpu_thread
 from vidconv.utils.table import Table
 
@@ -77,13 +83,9 @@ class TokenClassifier(nn.Module):
         num_heads: int = 4,
     ) -> None:
         super().__init__()
-        for value, name in (
-            (dim, "dim"),
-            (max_steps, "max_steps"),
-            (width, "width"),
-            (num_heads, "num_heads"),
-        ):
-            check_positive_int(value, name)
+        check_positive_ints(
+            dim=dim, max_steps=max_steps, width=width, num_heads=num_heads
+        )
         check_positive_int(num_classes, "num_classes", minimum=2)
         self.embed = nn.Linear(dim, width)
         self.position = nn.Parameter(0.02 * torch.randn(max_steps, width))
@@ -156,15 +158,14 @@ def keep_ratio_frontier(
         )
         for r in keep_ratios
     ]
-    for value, name in (
-        (dim, "dim"),
-        (present, "present"),
-        (present_thickness, "present_thickness"),
-        (train_steps, "train_steps"),
-        (batch_size, "batch_size"),
-        (test_sequences, "test_sequences"),
-    ):
-        check_positive_int(value, name)
+    check_positive_ints(
+        dim=dim,
+        present=present,
+        present_thickness=present_thickness,
+        train_steps=train_steps,
+        batch_size=batch_size,
+        test_sequences=test_sequences,
+    )
     check_positive_int(num_classes, "num_classes", minimum=2)
     check_positive_int(steps, "steps", minimum=present + 1)
     check_number(lr, "lr", minimum=0.0, exclusive_minimum=True)
@@ -225,19 +226,23 @@ def keep_ratio_frontier(
             )  # (B, k, D)
             return model(kept, idx)
 
-        for _ in range(train_steps):
-            x, y, _ = present_event_batch(
-                prototypes,
-                batch_size,
-                steps,
-                present=present,
-                distractors=distractors,
-                generator=gen,
-            )
-            loss = F.cross_entropy(forward(x.to(device)), y.to(device))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+        gradient_steps(
+            optimizer,
+            lambda x, y, _: F.cross_entropy(
+                forward(x.to(device)), y.to(device)
+            ),
+            (
+                present_event_batch(
+                    prototypes,
+                    batch_size,
+                    steps,
+                    present=present,
+                    distractors=distractors,
+                    generator=gen,
+                )
+                for _ in range(train_steps)
+            ),
+        )
         model.eval()
         with torch.no_grad():
             accuracy = (

@@ -21,8 +21,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from vidconv.temporal.thick_present import PhenomenologicalConv3D
+from vidconv.training.steps import gradient_steps
 from vidconv.utils.checks import (
     check_int,
+    check_ints,
     check_nonnegative_int,
     check_number,
     check_positive_int,
@@ -127,14 +129,13 @@ def train_window_net(
     video, labels = majority_clips(clips, frames, seed=2 * seed)
     target = _shifted(labels, delay)
     scored = target >= 0
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    for _ in range(steps):
-        loss = F.binary_cross_entropy_with_logits(
-            net(video)[scored], target[scored].float()
-        )
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    gradient_steps(
+        torch.optim.Adam(net.parameters(), lr=lr),
+        lambda x, t: F.binary_cross_entropy_with_logits(
+            net(x)[scored], t[scored].float()
+        ),
+        itertools.repeat((video, target), steps),  # full batch
+    )
     test_video, test_labels = majority_clips(clips, frames, seed=2 * seed + 1)
     test_target = _shifted(test_labels, delay)
     scored = test_target >= 0
@@ -183,26 +184,8 @@ def latency_experiment(
     at once. Accuracy is the mean over ``seeds``; ``optimal`` is :func:`optimal_accuracy` for the
     frames of the label's window each one can see.
     """
-    if (
-        isinstance(delays, (str, bytes))
-        or not isinstance(delays, Sequence)
-        or not delays
-    ):
-        raise TypeError(
-            f"delays must be a non-empty sequence of ints, got {delays!r}"
-        )
-    for d in delays:
-        check_nonnegative_int(d, "delays")
-    if (
-        isinstance(seeds, (str, bytes))
-        or not isinstance(seeds, Sequence)
-        or not seeds
-    ):
-        raise TypeError(
-            f"seeds must be a non-empty sequence of ints, got {seeds!r}"
-        )
-    for s in seeds:
-        check_int(s, "seeds")
+    check_ints(delays, "delays", minimum=0)
+    check_ints(seeds, "seeds")
     check_nonnegative_int(causal_retention, "causal_retention")
     settings = [
         (f"causal, late by {d}", causal_retention, 0, d) for d in delays

@@ -18,11 +18,14 @@ and over clips, for ``l`` from ``-future`` (the future: zero for a causal model)
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from vidconv.temporal.thick_present import PhenomenologicalConv3D
+from vidconv.training.steps import gradient_steps
 from vidconv.utils.checks import (
     check_int,
     check_nonnegative_int,
@@ -222,12 +225,13 @@ def lens_experiment(
     for name, build in LENSES.items():
         torch.manual_seed(seed)
         model = build()
-        opt = torch.optim.Adam(model.parameters(), lr=0.01)
-        for _ in range(steps):
-            loss = F.mse_loss(model(x)[:, TASK_LAG:], target(x)[:, TASK_LAG:])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+        gradient_steps(
+            torch.optim.Adam(model.parameters(), lr=0.01),
+            lambda z, m=model: F.mse_loss(
+                m(z)[:, TASK_LAG:], target(z)[:, TASK_LAG:]
+            ),
+            itertools.repeat((x,), steps),  # full batch
+        )
         with torch.no_grad():
             mse = F.mse_loss(
                 model(x_test)[:, TASK_LAG:], target(x_test)[:, TASK_LAG:]

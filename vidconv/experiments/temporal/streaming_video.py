@@ -111,11 +111,7 @@ def stream_vs_window(
             (y_stream - offline[:, :, t]).abs().max().item(),
             (y_window - offline[:, :, t]).abs().max().item(),
         )
-        kept = sum(
-            m.stream_buffer.nelement() * m.stream_buffer.element_size()
-            for m in stream._layers
-            if m.stream_buffer is not None
-        )
+        kept = stream.state_bytes()
         rows.append(
             {
                 "frame": t,

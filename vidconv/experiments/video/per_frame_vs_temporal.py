@@ -24,11 +24,13 @@ from vidconv.analysis.counting import count_parameters
 from vidconv.data.synthetic import RotatingBlobs
 from vidconv.layers.blocks import Conv2Plus1d, PerFrameConv2d
 from vidconv.training.loop import evaluate, train_one_epoch
+from vidconv.training.steps import seeded_loader
 from vidconv.utils.checks import (
     check_bool,
     check_device,
     check_int,
     check_number,
+    check_positive_ints,
 )
 from vidconv.utils.device import one_cpu_thread
 from vidconv.utils.table import Table
@@ -59,62 +61,46 @@ def _unit(conv: nn.Module, channels: int) -> list[nn.Module]:
     return [conv, nn.BatchNorm3d(channels), nn.ReLU(inplace=True)]
 
 
+def _three_units(num_classes: int, width: int, conv) -> nn.Module:
+    """``conv(c_in, c_out, spatial_stride)`` three times (3 -> w -> w -> 2w,
+    the last two halving H and W), each with BN and ReLU."""
+    _check_widths(num_classes, width)
+    w, layers = width, []
+    for c_in, c_out, stride in ((3, w, 1), (w, w, 2), (w, 2 * w, 2)):
+        layers += _unit(conv(c_in, c_out, stride), c_out)
+    return _Classifier(nn.Sequential(*layers), 2 * w, num_classes)
+
+
 def per_frame_cnn(num_classes: int, width: int = 28) -> nn.Module:
     """Three 3x3 2D convolutions applied to each frame alone; features averaged over time."""
-    _check_widths(num_classes, width)
-    w = width
-    return _Classifier(
-        nn.Sequential(
-            *_unit(PerFrameConv2d(3, w, 3), w),
-            *_unit(PerFrameConv2d(w, w, 3, stride=2), w),
-            *_unit(PerFrameConv2d(w, 2 * w, 3, stride=2), 2 * w),
-        ),
-        2 * w,
-        num_classes,
+    return _three_units(
+        num_classes, width, lambda i, o, s: PerFrameConv2d(i, o, 3, stride=s)
     )
 
 
 def cnn_3d(num_classes: int, width: int = 16) -> nn.Module:
     """Three 3x3x3 convolutions (the last two halve height and width)."""
-    _check_widths(num_classes, width)
-    w = width
-    return _Classifier(
-        nn.Sequential(
-            *_unit(nn.Conv3d(3, w, 3, padding=1, bias=False), w),
-            *_unit(
-                nn.Conv3d(w, w, 3, stride=(1, 2, 2), padding=1, bias=False), w
-            ),
-            *_unit(
-                nn.Conv3d(w, 2 * w, 3, stride=(1, 2, 2), padding=1, bias=False),
-                2 * w,
-            ),
-        ),
-        2 * w,
+    return _three_units(
         num_classes,
+        width,
+        lambda i, o, s: nn.Conv3d(
+            i, o, 3, stride=(1, s, s), padding=1, bias=False
+        ),
     )
 
 
 def cnn_2plus1d(num_classes: int, width: int = 16) -> nn.Module:
     """The 3D CNN with every 3x3x3 convolution factorised into (2+1)D (same parameter budget per layer)."""
-    _check_widths(num_classes, width)
-    w = width
-    return _Classifier(
-        nn.Sequential(
-            *_unit(Conv2Plus1d(3, w), w),
-            *_unit(_spatially_strided(Conv2Plus1d(w, w)), w),
-            *_unit(_spatially_strided(Conv2Plus1d(w, 2 * w)), 2 * w),
-        ),
-        2 * w,
+    return _three_units(
         num_classes,
+        width,
+        lambda i, o, s: _spatially_strided(Conv2Plus1d(i, o), s),
     )
 
 
-def _spatially_strided(block: Conv2Plus1d) -> Conv2Plus1d:
-    block[0].stride = (
-        1,
-        2,
-        2,
-    )  # stride the spatial conv only: time keeps every frame, as in the 3D CNN
+def _spatially_strided(block: Conv2Plus1d, stride: int) -> Conv2Plus1d:
+    # Stride the spatial conv only: time keeps every frame, as in the 3D CNN.
+    block[0].stride = (1, stride, stride)
     return block
 
 
@@ -198,13 +184,12 @@ def _train_three(
     curves: bool,
     **dataset_options: int | float,
 ) -> tuple[Table, dict[str, dict[str, list[float]]]]:
-    for name, value in (
-        ("train_clips", train_clips),
-        ("test_clips", test_clips),
-        ("epochs", epochs),
-        ("batch_size", batch_size),
-    ):
-        check_int(value, name, minimum=1)
+    check_positive_ints(
+        train_clips=train_clips,
+        test_clips=test_clips,
+        epochs=epochs,
+        batch_size=batch_size,
+    )
     check_number(lr, "lr", minimum=0.0, exclusive_minimum=True)
     check_int(seed, "seed", minimum=0)
     check_bool(progress, "progress")
@@ -219,91 +204,65 @@ def _train_three(
     # (an epoch took 2.4 s on one thread, 11-15 s on two, on a busy 2-core machine). One thread also
     # makes the numbers independent of the machine's core count.
     with one_cpu_thread(device):
-        return _train_three_models(
-            train_clips=train_clips,
-            test_clips=test_clips,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            seed=seed,
-            device=device,
-            progress=progress,
-            curves=curves,
-            **dataset_options,
+        train = _tensors(
+            RotatingBlobs(train_clips, seed=seed, **dataset_options)
         )
-
-
-def _train_three_models(
-    *,
-    train_clips: int,
-    test_clips: int,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    seed: int,
-    device: torch.device,
-    progress: bool,
-    curves: bool,
-    **dataset_options: int | float,
-) -> tuple[Table, dict[str, dict[str, list[float]]]]:
-    train = _tensors(RotatingBlobs(train_clips, seed=seed, **dataset_options))
-    test = _tensors(RotatingBlobs(test_clips, seed=seed + 1, **dataset_options))
-    num_classes = int(train.tensors[1].max()) + 1
-    rows, history = [], {}
-    for name, build in [
-        ("per-frame 2D + average", per_frame_cnn),
-        ("3D CNN", cnn_3d),
-        ("(2+1)D CNN", cnn_2plus1d),
-    ]:
-        torch.manual_seed(
-            seed
-        )  # same initialisation stream and batch order for every network
-        model = build(num_classes).to(device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-        loader = DataLoader(
-            train,
-            batch_size=batch_size,
-            shuffle=True,
-            generator=torch.Generator().manual_seed(seed),
+        test = _tensors(
+            RotatingBlobs(test_clips, seed=seed + 1, **dataset_options)
         )
-        curve: dict[str, list[float]] = {
-            "epoch": [],
-            "train loss": [],
-            "train top-1": [],
-            "test top-1": [],
-        }
-        seconds = 0.0
-        for epoch in range(epochs):
-            start = time.perf_counter()
-            stats = train_one_epoch(
-                model,
-                loader,
-                optimizer,
-                device=device,
-                progress=progress,
-                desc=f"{name} {epoch + 1}",
-            )
-            seconds += time.perf_counter() - start
-            if curves:  # evaluation draws no random numbers, so the trained weights are the same either way
-                curve["epoch"].append(epoch + 1)
-                curve["train loss"].append(stats["loss"])
-                curve["train top-1"].append(stats["top1"])
-                curve["test top-1"].append(
-                    evaluate(
-                        model, DataLoader(test, batch_size=128), device=device
-                    )["top1"]
-                )
-        result = evaluate(
-            model, DataLoader(test, batch_size=128), device=device
-        )
-        rows.append(
-            {
-                "model": name,
-                "parameters": count_parameters(model),
-                "test top-1": round(result["top1"], 3),
-                "chance": round(1 / num_classes, 3),
-                "train seconds": round(seconds, 1),
+        num_classes = int(train.tensors[1].max()) + 1
+        rows, history = [], {}
+        for name, build in [
+            ("per-frame 2D + average", per_frame_cnn),
+            ("3D CNN", cnn_3d),
+            ("(2+1)D CNN", cnn_2plus1d),
+        ]:
+            torch.manual_seed(
+                seed
+            )  # same initialisation stream and batch order for every network
+            model = build(num_classes).to(device)
+            optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+            loader = seeded_loader(train, batch_size, seed)
+            curve: dict[str, list[float]] = {
+                "epoch": [],
+                "train loss": [],
+                "train top-1": [],
+                "test top-1": [],
             }
-        )
-        history[name] = curve
-    return Table(rows), history
+            seconds = 0.0
+            for epoch in range(epochs):
+                start = time.perf_counter()
+                stats = train_one_epoch(
+                    model,
+                    loader,
+                    optimizer,
+                    device=device,
+                    progress=progress,
+                    desc=f"{name} {epoch + 1}",
+                )
+                seconds += time.perf_counter() - start
+                if curves:  # evaluation draws no random numbers, so the trained weights are the same either way
+                    curve["epoch"].append(epoch + 1)
+                    curve["train loss"].append(stats["loss"])
+                    curve["train top-1"].append(stats["top1"])
+                    curve["test top-1"].append(
+                        evaluate(
+                            model,
+                            DataLoader(test, batch_size=128),
+                            device=device,
+                        )["top1"]
+                    )
+            result = evaluate(
+                model, DataLoader(test, batch_size=128), device=device
+            )
+            rows.append(
+                {
+                    "model": name,
+                    "parameters": count_parameters(model),
+                    "test top-1": round(result["top1"], 3),
+                    "chance": round(1 / num_classes, 3),
+                    "train seconds": round(seconds, 1),
+                }
+            )
+            history[name] = curve
+        return Table(rows), history

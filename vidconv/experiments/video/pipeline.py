@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 from vidconv.data.folder import VideoFolder
 from vidconv.data.transforms import KineticsEval, resize
 from vidconv.data.video_io import read_frames, video_info, write_video
-from vidconv.experiments.video.footage import decode_frames
+from vidconv.training.steps import gradient_steps
 from vidconv.utils.checks import check_nonnegative_int, check_positive_int
 from vidconv.utils.table import Table
 from vidconv.utils.timing import timed
@@ -58,12 +58,10 @@ def write_clip_folder(
             raise ValueError(
                 f"class names must be plain folder names, got {name!r}"
             )
-        frames = decode_frames(
+        frames = read_frames(
             path, list(range(clips_per_class * clip_frames))
-        )  # (3, T, H, W) uint8
-        video = resize(
-            frames.float() / 255, size, antialias=True
-        )  # (3, T, h, w) in [0, 1]
+        )  # (3, T, H, W) in [0, 1]
+        video = resize(frames, size, antialias=True)  # (3, T, h, w)
         for k in range(clips_per_class):
             clip = video[
                 :, k * clip_frames : (k + 1) * clip_frames
@@ -131,14 +129,15 @@ def step_time_breakdown(
         )  # (B, C, T, H, W)
 
         def train_step() -> None:
-            loss = F.cross_entropy(model(batch), target)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if device.type == "cuda":
-                torch.cuda.synchronize()
+            gradient_steps(
+                optimizer,
+                lambda x, y: F.cross_entropy(model(x), y),
+                [(batch, target)],  # noqa: B023
+            )
 
-        totals["model (forward, backward, step)"] += timed(train_step)[1]
+        totals["model (forward, backward, step)"] += timed(train_step, device)[
+            1
+        ]
     whole = sum(totals.values())
     return Table(
         [
