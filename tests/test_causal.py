@@ -76,3 +76,13 @@ def test_chunks_of_any_size_give_the_offline_output():
 def test_layers_that_look_ahead_are_refused(layer):
     with pytest.raises(ValueError, match="ahead"):
         StreamingInference(nn.Sequential(layer))
+
+
+def test_a_one_frame_pool_still_counts_the_frames_it_streamed():
+    pool = CausalPool3d(1, mode="avg")
+    with streaming(pool):
+        for _ in range(3):
+            pool(torch.rand(1, 2, 1, 3, 3))
+    assert pool.stream_seen == 3
+    pool.reset_stream()
+    assert pool.stream_seen == 0

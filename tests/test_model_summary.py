@@ -11,8 +11,8 @@ from torch import nn
 
 import vidconv
 from vidconv import empirical_receptive_field, summary
+from vidconv.layers.gates import SqueezeExcite
 from vidconv.models import movinet_a0, x3d
-from vidconv.models.movinet_blocks import SqueezeExcitation
 
 
 class Gate(nn.Module):
@@ -196,7 +196,7 @@ def test_movinet_gates_leave_windows_and_strides_as_without_them():
         gated = movinet_a0()
         plain = movinet_a0()
     for name, m in list(plain.named_modules()):
-        if isinstance(m, SqueezeExcitation):
+        if isinstance(m, SqueezeExcite):
             parent, _, attr = name.rpartition(".")
             setattr(plain.get_submodule(parent), attr, nn.Identity())
     plain_rows = {r.name: r.field for r in summary(plain, shape).rows}

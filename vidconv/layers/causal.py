@@ -47,8 +47,8 @@ class StreamState(nn.Module):
         """``x`` with its ``past_frames`` earlier frames in front.
 
         Offline, and at a stream's first chunk, they are ``padding(x)``
-        (zeros by default); streaming, the last chunk's, and this chunk's
-        last frames are kept for the next one.
+        (zeros by default); streaming, they are the previous chunk's last
+        frames, and this chunk's last frames are kept for the next one.
         """
         n = self.past_frames
         if n == 0:

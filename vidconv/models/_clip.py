@@ -27,8 +27,10 @@ def check_clip(
     name = name or type(model).__name__
     if channels is None:
         channels = getattr(model, "in_channels", 3)
-    min_frames = min_frames or getattr(model, "min_frames", 1)
-    min_size = min_size or getattr(model, "min_size", 1)
+    if min_frames is None:
+        min_frames = getattr(model, "min_frames", 1)
+    if min_size is None:
+        min_size = getattr(model, "min_size", 1)
     check_clip_channels(x, channels, name)
     b, _, t, h, w = x.shape
     if t < min_frames or h < min_size or w < min_size:

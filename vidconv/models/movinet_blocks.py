@@ -30,8 +30,6 @@ from vidconv.layers.causal import (  # re-exported
 )
 from vidconv.layers.gates import SqueezeExcite
 
-SqueezeExcitation = SqueezeExcite  # the name this module used to define
-
 
 def make_divisible(value: float, divisor: int = 8) -> int:
     """Round ``value`` to the nearest multiple of ``divisor``, never more than 10% below it (as the

@@ -3,7 +3,7 @@ Trade-offs in Video Classification", https://arxiv.org/abs/1712.04851).
 
 S3D is I3D with every 3x3x3 convolution made separable (1x3x3 then 3x1x1). S3D-G adds self-gating.
 ``s3d()`` matches torchvision's ``s3d`` module for module, so its Kinetics-400 weights load;
-``s3d(gating=True)`` adds a :class:`~vidconv.layers.blocks.SelfGating` after every Inception branch, as in the
+``s3d(gating=True)`` adds a :class:`~vidconv.layers.gates.SelfGating` after every Inception branch, as in the
 paper's S3D-G (torchvision has no S3D-G; its extra parameters are new).
 """
 

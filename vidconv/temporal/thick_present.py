@@ -209,7 +209,7 @@ class CausalPool3d(StreamState):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         check_tensor(x, "CausalPool3d input", ndim=5, layout="(B, C, T, H, W)")
-        continuing = self.streaming and self.stream_buffer is not None
+        continuing = self.streaming and self.stream_seen > 0
         seen = self.stream_seen if continuing else 0
         window = self.with_past(x, self._padding)  # (B, C, k - 1 + T, H, W)
         if self.streaming:
