@@ -66,6 +66,7 @@ from vidconv.experiments.relevance.token_budget import (
     SelfAttention,
     token_budget,
 )
+from vidconv.experiments.small_run import SmallRun
 from vidconv.experiments.video.per_frame_vs_temporal import (
     cnn_3d,
     per_frame_cnn,
@@ -1672,19 +1673,19 @@ def test_widgets(row, tmp_path):
 EXPERIMENTS = [
     (
         "epochs -1",
-        lambda _: temporal_vs_per_frame(epochs=-1),
+        lambda _: temporal_vs_per_frame(SmallRun(epochs=-1)),
         ValueError,
         "epochs must be >= 1",
     ),
     (
         "batch_size 0",
-        lambda _: temporal_vs_per_frame(batch_size=0),
+        lambda _: temporal_vs_per_frame(SmallRun(batch_size=0)),
         ValueError,
         "batch_size must be >= 1",
     ),
     (
         "lr 0",
-        lambda _: temporal_vs_per_frame(lr=0),
+        lambda _: temporal_vs_per_frame(SmallRun(lr=0)),
         ValueError,
         r"lr must be in \(0",
     ),
@@ -1696,9 +1697,21 @@ EXPERIMENTS = [
     ),
     (
         "train_clips True",
-        lambda _: temporal_vs_per_frame(train_clips=True),
+        lambda _: temporal_vs_per_frame(SmallRun(train_clips=True)),
         TypeError,
         "train_clips must be an int",
+    ),
+    (
+        "run a dict",
+        lambda _: temporal_vs_per_frame({"epochs": 2}),
+        TypeError,
+        "run must be a SmallRun, got dict",
+    ),
+    (
+        "SmallRun.replace(epochs=0)",
+        lambda _: SmallRun().replace(epochs=0),
+        ValueError,
+        "epochs must be >= 1",
     ),
     (
         "unknown dataset option",

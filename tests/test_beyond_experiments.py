@@ -15,6 +15,7 @@ from vidconv.experiments import (
     published_vs_measured,
     x3d_expansion,
 )
+from vidconv.experiments.small_run import SmallRun
 from vidconv.models import X3D_SIZES, x3d
 
 
@@ -162,7 +163,7 @@ def test_published_figures_agree_to_their_last_printed_digit():
             "frames must be a multiple of alpha=4",
         ),
         (
-            lambda: pathways_experiment(epochs=0),
+            lambda: pathways_experiment(SmallRun(epochs=0)),
             ValueError,
             "epochs must be >= 1",
         ),

@@ -5,11 +5,10 @@ import torch
 from torch import nn
 
 import vidconv
-from vidconv.data.synthetic import RotatingBlobs
+from vidconv.data.synthetic import RotatingBlobs, clip_tensors
 from vidconv.experiments.c3d.depth import (
     DEPTH_SETTINGS,
     MiniC3D,
-    clip_tensors,
     pooled_grid,
     temporal_depth_experiment,
 )
@@ -20,6 +19,7 @@ from vidconv.experiments.c3d.saliency import (
     input_saliency,
     layer_grid,
 )
+from vidconv.experiments.small_run import SmallRun
 from vidconv.models import c3d
 
 CPU = torch.device("cpu")
@@ -117,7 +117,7 @@ def test_mini_c3d_has_c3d_topology_and_the_right_parameter_count():
             "at least one setting",
         ),
         (
-            lambda: temporal_depth_experiment(epochs=0),
+            lambda: temporal_depth_experiment(None, SmallRun(epochs=0)),
             ValueError,
             "epochs must be >= 1",
         ),

@@ -27,6 +27,7 @@ from vidconv.experiments.i3d.two_stream import (
     frame_differences,
     two_stream_experiment,
 )
+from vidconv.experiments.small_run import SmallRun
 from vidconv.models import InflatedConv3d, inflate_network
 
 CPU = torch.device("cpu")
@@ -270,11 +271,15 @@ def test_two_stream_experiment_reports_each_stream_against_chance():
             "seeds must be a non-empty sequence",
         ),
         (
-            lambda: inflation_init_experiment(epochs=0),
+            lambda: inflation_init_experiment((0,), SmallRun(epochs=0)),
             ValueError,
             "epochs must be >= 1",
         ),
-        (lambda: inflation_init_experiment(lr=0), ValueError, "lr must be in"),
+        (
+            lambda: inflation_init_experiment((0,), SmallRun(lr=0)),
+            ValueError,
+            "lr must be in",
+        ),
         (
             lambda: frame_differences(torch.zeros(1, 3, 1, 4, 4)),
             ValueError,
@@ -296,7 +301,7 @@ def test_two_stream_experiment_reports_each_stream_against_chance():
             "seeds entry must be >= 0",
         ),
         (
-            lambda: two_stream_experiment(train_clips=0),
+            lambda: two_stream_experiment((0,), SmallRun(train_clips=0)),
             ValueError,
             "train_clips must be >= 1",
         ),

@@ -5,13 +5,17 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vidconv.experiments.placement.mixed import placement_experiment
+from vidconv.experiments.placement.mixed import (
+    PLACEMENT_RUN,
+    placement_experiment,
+)
 from vidconv.experiments.placement.s3d import (
     FramewiseMaxPool3d,
     MiniS3D,
     heaviness_experiment,
     inception_block,
 )
+from vidconv.experiments.small_run import SmallRun
 
 
 @pytest.fixture(scope="module")
@@ -19,9 +23,7 @@ def placement():
     threads = torch.get_num_threads()
     result = placement_experiment(
         ["f-R2D", "R2D", "MC2", "rMC4", "R3D"],
-        train_clips=128,
-        epochs=3,
-        batch_size=16,
+        SmallRun(train_clips=128, epochs=3, batch_size=16, lr=3e-3),
     )
     result.threads_before = threads
     return result
@@ -66,7 +68,8 @@ def test_2d_inception_block_ignores_frame_order_and_s3d_block_does_not():
 
 def test_heaviness_all_2d_is_at_chance():
     result = heaviness_experiment(
-        {"2D everywhere": (False,) * 4}, train_clips=32, epochs=1
+        {"2D everywhere": (False,) * 4},
+        PLACEMENT_RUN.replace(train_clips=32, epochs=1),
     )
     assert result.table.rows[0]["test top-1"] == result.chance
 
@@ -81,11 +84,20 @@ def test_heaviness_all_2d_is_at_chance():
         ),
         (lambda: placement_experiment([]), ValueError, "at least one member"),
         (
-            lambda: placement_experiment(epochs=0),
+            lambda: placement_experiment(None, PLACEMENT_RUN.replace(epochs=0)),
             ValueError,
             "epochs must be >= 1",
         ),
-        (lambda: placement_experiment(lr=-1.0), ValueError, "lr must be in"),
+        (
+            lambda: placement_experiment(None, SmallRun(lr=-1.0)),
+            ValueError,
+            "lr must be in",
+        ),
+        (
+            lambda: heaviness_experiment(None, run=3),
+            TypeError,
+            "run must be a SmallRun, got int",
+        ),
         (lambda: heaviness_experiment({}), ValueError, "at least one setting"),
         (lambda: MiniS3D(2, (True, False)), ValueError, "4 booleans"),
         (

@@ -17,6 +17,7 @@ from vidconv.experiments.r2plus1d.factorisation import (
     rank_bound,
 )
 from vidconv.experiments.r2plus1d.vs_r3d import (
+    EQUAL_PARAMETER_RUN,
     KINDS,
     equal_parameter_experiment,
     matched_widths,
@@ -27,6 +28,7 @@ from vidconv.experiments.r2plus1d.vs_r3d import (
     stage_shapes,
     time_stage_convs,
 )
+from vidconv.experiments.small_run import SmallRun
 from vidconv.layers.blocks import Conv2Plus1d, FullConv3d, midplanes_for_2plus1d
 from vidconv.models import r2plus1d_18, r3d_18
 
@@ -188,7 +190,7 @@ def test_the_papers_m_is_always_below_the_rank_bound():
             "seeds must be a non-empty sequence",
         ),
         (
-            lambda: equal_parameter_experiment(epochs=0),
+            lambda: equal_parameter_experiment((0,), SmallRun(epochs=0)),
             ValueError,
             "epochs must be >= 1",
         ),
@@ -256,15 +258,11 @@ def test_miniatures_use_vidconvs_builders_and_matched_widths_agree_within_one_pe
 
 
 def test_equal_parameter_experiment_records_every_step_and_is_reproducible():
-    kwargs = {
-        "seeds": (0, 1),
-        "train_clips": 32,
-        "test_clips": 16,
-        "epochs": 2,
-        "batch_size": 16,
-    }
-    first = equal_parameter_experiment(**kwargs)
-    again = equal_parameter_experiment(**kwargs)
+    run = EQUAL_PARAMETER_RUN.replace(
+        train_clips=32, test_clips=16, epochs=2, batch_size=16
+    )
+    first = equal_parameter_experiment((0, 1), run)
+    again = equal_parameter_experiment((0, 1), run)
     for kind in KINDS:
         assert first.losses[kind].shape == (2, 4)
         assert torch.equal(first.losses[kind], again.losses[kind])
@@ -279,7 +277,7 @@ def test_equal_parameter_experiment_records_every_step_and_is_reproducible():
 def test_thread_count_is_restored():
     before = torch.get_num_threads()
     equal_parameter_experiment(
-        seeds=(0,), train_clips=16, test_clips=8, epochs=1, batch_size=16
+        (0,), SmallRun(train_clips=16, test_clips=8, epochs=1, batch_size=16)
     )
     assert torch.get_num_threads() == before
 

@@ -23,6 +23,7 @@ from vidconv.experiments import (
     temporal_vs_per_frame,
     temporal_vs_per_frame_curves,
 )
+from vidconv.experiments.small_run import SmallRun
 from vidconv.experiments.video import footage as vd
 from vidconv.experiments.video import pipeline as vp
 from vidconv.experiments.video import sampling as vs
@@ -359,11 +360,9 @@ def test_pipeline_errors(tmp_path):
 
 
 def test_curves_come_with_the_same_table():
-    options = dict(
-        train_clips=64, test_clips=32, epochs=2, batch_size=16, device=CPU
-    )
-    table, curves = temporal_vs_per_frame_curves(**options)
-    plain = temporal_vs_per_frame(**options)
+    run = SmallRun(train_clips=64, test_clips=32, epochs=2, batch_size=16)
+    table, curves = temporal_vs_per_frame_curves(run, device=CPU)
+    plain = temporal_vs_per_frame(run, device=CPU)
 
     def without_time(t):
         return [

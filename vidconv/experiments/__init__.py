@@ -36,6 +36,10 @@ a :class:`~vidconv.utils.table.Table` (and the data for its figure). Chapters ca
   :mod:`~vidconv.experiments.beyond.x3d_expansion` — X3D's cost as each expansion axis grows from X3D-XS;
   :mod:`~vidconv.experiments.beyond.published_costs` — the papers' GFLOPs and parameters next to ours (ch. 11).
 
+Every quick comparison trains its arms under one :class:`~vidconv.experiments.small_run.SmallRun`
+(clips, epochs, batch size, rate; each experiment has its default, e.g. ``DEPTH_RUN``) with
+:func:`~vidconv.experiments.small_run.train_and_test`.
+
 The video modules need PyAV (``vidconv[video]``); they are not imported here, so this package works without it.
 """
 
@@ -51,6 +55,7 @@ from vidconv.experiments.beyond.published_costs import (
 from vidconv.experiments.beyond.slowfast_pathways import (
     CLASSES,
     PATHWAYS,
+    PATHWAYS_RUN,
     MiniSlowFast,
     colour_motion_clips,
     pathways_experiment,
@@ -60,6 +65,7 @@ from vidconv.experiments.beyond.x3d_expansion import (
     x3d_expansion,
 )
 from vidconv.experiments.c3d.depth import (
+    DEPTH_RUN,
     DEPTH_SETTINGS,
     MiniC3D,
     temporal_depth_experiment,
@@ -70,12 +76,14 @@ from vidconv.experiments.i3d.inflation import (
     zero_time_padding,
 )
 from vidconv.experiments.i3d.initialisation import (
+    INIT_RUN,
     INITS,
     ClipNet3d,
     FrameNet2d,
     inflation_init_experiment,
 )
 from vidconv.experiments.i3d.two_stream import (
+    STREAM_RUN,
     STREAMS,
     StreamNet3d,
     frame_differences,
@@ -87,7 +95,10 @@ from vidconv.experiments.performance import (
     memory_scaling,
     recipe_grid,
 )
-from vidconv.experiments.placement.mixed import placement_experiment
+from vidconv.experiments.placement.mixed import (
+    PLACEMENT_RUN,
+    placement_experiment,
+)
 from vidconv.experiments.placement.s3d import (
     HEAVINESS_SETTINGS,
     MiniS3D,
@@ -99,6 +110,7 @@ from vidconv.experiments.r2plus1d.factorisation import (
     fit_linear_2plus1d,
 )
 from vidconv.experiments.r2plus1d.vs_r3d import (
+    EQUAL_PARAMETER_RUN,
     equal_parameter_experiment,
     matched_widths,
     miniature,
@@ -123,6 +135,7 @@ from vidconv.experiments.relevance.token_budget import (
     attention_flops_formula,
     token_budget,
 )
+from vidconv.experiments.small_run import SmallRun, Trained, train_and_test
 from vidconv.experiments.temporal.latency import (
     latency_experiment,
     optimal_accuracy,
@@ -150,6 +163,7 @@ from vidconv.experiments.temporal.streaming_video import (
 from vidconv.experiments.transfer import STRATEGIES as TRANSFER_STRATEGIES
 from vidconv.experiments.transfer import transfer_experiment
 from vidconv.experiments.video.per_frame_vs_temporal import (
+    TEMPORAL_RUN,
     cnn_2plus1d,
     cnn_3d,
     per_frame_cnn,
@@ -161,6 +175,16 @@ from vidconv.experiments.video.sampling import (
 )
 
 __all__ = [
+    "SmallRun",
+    "Trained",
+    "train_and_test",
+    "DEPTH_RUN",
+    "INIT_RUN",
+    "STREAM_RUN",
+    "PLACEMENT_RUN",
+    "EQUAL_PARAMETER_RUN",
+    "TEMPORAL_RUN",
+    "PATHWAYS_RUN",
     # ch. 1-2: time as the only signal
     "cnn_2plus1d",
     "cnn_3d",

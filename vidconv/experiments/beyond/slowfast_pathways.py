@@ -27,16 +27,18 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from vidconv.analysis.counting import count_parameters
-from vidconv.experiments._small_runs import train_and_test
+from vidconv.experiments.small_run import (
+    SmallRun,
+    check_run,
+    train_arms,
+)
 from vidconv.models._clip import check_clip
 from vidconv.models.slowfast import SlowFast
 from vidconv.utils.checks import (
     check_device,
     check_int,
     check_number,
-    check_positive_ints,
 )
-from vidconv.utils.device import one_cpu_thread
 from vidconv.utils.table import Table
 
 #: The three variants: which pathways receive their input.
@@ -160,13 +162,12 @@ class PathwaysResult:
     chance: float
 
 
+PATHWAYS_RUN = SmallRun(train_clips=256, test_clips=128, epochs=4, lr=1e-2)
+
+
 def pathways_experiment(
+    run: SmallRun = PATHWAYS_RUN,
     *,
-    train_clips: int = 256,
-    test_clips: int = 128,
-    epochs: int = 4,
-    batch_size: int = 32,
-    lr: float = 1e-2,
     frames: int = 8,
     size: int = 16,
     alpha: int = 4,
@@ -179,13 +180,7 @@ def pathways_experiment(
 
     Seeded: the data by ``seed`` and ``seed + 1``, every network's initialisation and batch order by ``seed``.
     """
-    check_positive_ints(
-        train_clips=train_clips,
-        test_clips=test_clips,
-        epochs=epochs,
-        batch_size=batch_size,
-    )
-    check_number(lr, "lr", minimum=0.0, exclusive_minimum=True)
+    check_run(run)
     alpha = check_int(alpha, "alpha", minimum=2)
     if check_int(frames, "frames", minimum=alpha) % alpha:
         raise ValueError(
@@ -193,34 +188,35 @@ def pathways_experiment(
         )
     device = check_device("cpu" if device is None else device)
     data = dict(frames=frames, size=size, positions=alpha)
-    train = colour_motion_clips(train_clips, seed=seed, **data)
-    test = colour_motion_clips(test_clips, seed=seed + 1, **data)
-    rows, accuracy, models = [], {}, {}
-    with one_cpu_thread(device):
-        for variant in PATHWAYS:
-            model, accuracy[variant], seconds = train_and_test(
-                lambda v=variant: MiniSlowFast(v, alpha=alpha, width=width),
-                train,
-                test,
-                epochs=epochs,
-                batch_size=batch_size,
-                lr=lr,
-                seed=seed,
-                device=device,
-            )
-            models[variant] = model
-            rows.append(
-                {
-                    "pathways": variant,
-                    "slow input": "blank"
-                    if variant == "fast only"
-                    else f"every {alpha}th frame, colour",
-                    "fast input": "blank"
-                    if variant == "slow only"
-                    else "every frame, grey",
-                    "parameters": count_parameters(model),
-                    "test top-1": round(accuracy[variant], 3),
-                    "train seconds": round(seconds, 1),
-                }
-            )
+    train = colour_motion_clips(run.train_clips, seed=seed, **data)
+    test = colour_motion_clips(run.test_clips, seed=seed + 1, **data)
+    arms = train_arms(
+        {
+            v: lambda v=v: MiniSlowFast(v, alpha=alpha, width=width)
+            for v in PATHWAYS
+        },
+        train,
+        test,
+        run,
+        seed=seed,
+        device=device,
+        precise_bn=True,
+    )
+    rows = [
+        {
+            "pathways": variant,
+            "slow input": "blank"
+            if variant == "fast only"
+            else f"every {alpha}th frame, colour",
+            "fast input": "blank"
+            if variant == "slow only"
+            else "every frame, grey",
+            "parameters": count_parameters(arm.model),
+            "test top-1": round(arm.top1, 3),
+            "train seconds": round(arm.seconds, 1),
+        }
+        for variant, arm in arms.items()
+    ]
+    accuracy = {v: arm.top1 for v, arm in arms.items()}
+    models = {v: arm.model for v, arm in arms.items()}
     return PathwaysResult(Table(rows), accuracy, models, 1 / len(CLASSES))

@@ -12,22 +12,26 @@ small clips. :func:`temporal_depth_experiment` trains one per setting on
 
 from __future__ import annotations
 
-import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import TensorDataset
 
 from vidconv.analysis.counting import count_parameters
-from vidconv.data.synthetic import RotatingBlobs, clip_tensors
+from vidconv.experiments.small_run import (
+    SmallRun,
+    blob_splits,
+    check_run,
+    train_arms,
+)
 from vidconv.models._clip import check_clip
-from vidconv.training.loop import evaluate, train_one_epoch
-from vidconv.training.steps import seeded_loader
-from vidconv.utils.checks import check_positive_int, check_positive_ints
-from vidconv.utils.device import one_cpu_thread
+from vidconv.utils.checks import (
+    check_device,
+    check_positive_int,
+)
 from vidconv.utils.table import Table
 
 # Conv groups of C3D: (names, output channels as a multiple of width, temporal size of the pool after).
@@ -197,14 +201,13 @@ class DepthResult:
     chance: float
 
 
+DEPTH_RUN = SmallRun(train_clips=256, test_clips=64, epochs=4, lr=2e-3)
+
+
 def temporal_depth_experiment(
     settings: Mapping[str, int | Sequence[int]] | None = None,
+    run: SmallRun = DEPTH_RUN,
     *,
-    train_clips: int = 256,
-    test_clips: int = 64,
-    epochs: int = 4,
-    batch_size: int = 32,
-    lr: float = 2e-3,
     width: int = 4,
     hidden: int = 64,
     frames: int = 8,
@@ -217,105 +220,54 @@ def temporal_depth_experiment(
     """Train one :class:`MiniC3D` per temporal-depth setting on the same clips; report accuracy and parameters.
 
     ``settings`` maps a name to the depths of the five conv groups (default :data:`DEPTH_SETTINGS`).
-    Training clips come from ``RotatingBlobs(seed=seed)``; the test set is ``test_clips`` clips of
+    Training clips come from ``RotatingBlobs(seed=seed)``; the test set is ``run.test_clips`` clips of
     ``seed + 1`` and the same clips reversed (see :func:`clip_tensors`). Every network starts from
     ``torch.manual_seed(seed)`` and sees the batches in the same order.
     """
     settings = dict(DEPTH_SETTINGS if settings is None else settings)
     if not settings:
         raise ValueError("settings must name at least one setting")
-    check_positive_ints(
-        epochs=epochs,
-        batch_size=batch_size,
-        train_clips=train_clips,
-        test_clips=test_clips,
+    check_run(run)
+    device = check_device("cpu" if device is None else device)
+    train, test = blob_splits(
+        run,
+        seed,
+        reversed_test=True,
+        frames=frames,
+        size=size,
+        num_classes=num_classes,
+        noise=noise,
     )
-    if not (isinstance(lr, (int, float)) and lr > 0):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-    device = device or torch.device("cpu")
-    options = dict(
-        frames=frames, size=size, num_classes=num_classes, noise=noise
-    )
-    train = clip_tensors(RotatingBlobs(train_clips, seed=seed, **options))
-    test = clip_tensors(
-        RotatingBlobs(test_clips, seed=seed + 1, **options), with_reversed=True
-    )
-    test_loader = DataLoader(test, batch_size=256)
-    rows, models, history = [], {}, {}
-    # Convolutions this small are dominated by thread synchronisation: on a 2-core machine shared
-    # with other processes, one thread trained several times faster than two.
-    with one_cpu_thread(device):
-        for name, depths in settings.items():
-            model, history[name], row = _train_one(
-                name,
-                depths,
-                train,
-                test_loader,
-                num_classes=num_classes,
+    arms = train_arms(
+        {
+            name: lambda d=depths: MiniC3D(
+                num_classes,
                 frames=frames,
                 size=size,
                 width=width,
+                depths=d,
                 hidden=hidden,
-                epochs=epochs,
-                batch_size=batch_size,
-                lr=lr,
-                seed=seed,
-                device=device,
             )
-            models[name] = model
-            rows.append(row)
-    return DepthResult(Table(rows), history, models, test, 1 / num_classes)
-
-
-def _train_one(
-    name: str,
-    depths: int | Sequence[int],
-    train: TensorDataset,
-    test_loader: DataLoader,
-    *,
-    num_classes: int,
-    frames: int,
-    size: int,
-    width: int,
-    hidden: int,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    seed: int,
-    device: torch.device,
-) -> tuple[MiniC3D, list[float], dict]:
-    """Train one setting; return the network (in eval mode), its test accuracy per epoch and its table row."""
-    torch.manual_seed(
-        seed
-    )  # same initialisation stream and batch order for every setting
-    model = MiniC3D(
-        num_classes,
-        frames=frames,
-        size=size,
-        width=width,
-        depths=depths,
-        hidden=hidden,
-    ).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    loader = seeded_loader(train, batch_size, seed)
-    history, seconds = [], 0.0
-    for _ in range(epochs):
-        start = time.perf_counter()
-        last = train_one_epoch(
-            model, loader, optimizer, device=device, progress=False
-        )
-        seconds += time.perf_counter() - start
-        history.append(evaluate(model, test_loader, device=device)["top1"])
-    model.eval()
-    return (
-        model,
-        history,
+            for name, depths in settings.items()
+        },
+        train,
+        test,
+        run,
+        seed=seed,
+        device=device,
+        curve=True,
+    )
+    rows = [
         {
             "setting": name,
-            "depths": "-".join(map(str, model.depths)),
-            "parameters": count_parameters(model),
-            "train top-1": round(last["top1"], 3),
-            "test top-1": round(history[-1], 3),
-            "train seconds": round(seconds, 1),
-        },
-    )
+            "depths": "-".join(map(str, arm.model.depths)),
+            "parameters": count_parameters(arm.model),
+            "train top-1": round(arm.epochs[-1]["top1"], 3),
+            "test top-1": round(arm.top1, 3),
+            "train seconds": round(arm.seconds, 1),
+        }
+        for name, arm in arms.items()
+    ]
+    models = {name: arm.model for name, arm in arms.items()}
+    history = {name: arm.curve for name, arm in arms.items()}
+    return DepthResult(Table(rows), history, models, test, 1 / num_classes)

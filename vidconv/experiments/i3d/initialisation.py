@@ -31,9 +31,14 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from vidconv.data.synthetic import RotatingBlobs, clip_tensors
+from vidconv.experiments.small_run import (
+    SmallRun,
+    blob_splits,
+    check_run,
+    train_arms,
+)
 from vidconv.layers.inflate import inflate_batchnorm, inflate_conv, inflate_pool
-from vidconv.training.loop import evaluate, train_one_epoch
-from vidconv.training.steps import gradient_steps, seeded_loader
+from vidconv.training.steps import gradient_steps
 from vidconv.utils.checks import (
     check_device,
     check_ints,
@@ -209,90 +214,81 @@ class InitResult:
     frame_chance: float
 
 
+#: The budget of each init's training run (the 2D pretraining has its own).
+INIT_RUN = SmallRun(train_clips=128, test_clips=128, epochs=3, lr=1e-3)
+
+
 def inflation_init_experiment(
     seeds: Sequence[int] = (0, 1, 2, 3),
+    run: SmallRun = INIT_RUN,
     *,
-    epochs: int = 3,
     frame_epochs: int = 2,
     frame_clips: int = 256,
-    train_clips: int = 128,
-    test_clips: int = 128,
     frames: int = 8,
     size: int = 16,
     num_classes: int = 2,
     width: int = 8,
-    batch_size: int = 32,
-    lr: float = 1e-3,
     noise: float = 0.05,
     device: torch.device | None = None,
 ) -> InitResult:
     """Pretrain a :class:`FrameNet2d` on blob sectors, then train a
     :class:`ClipNet3d` per init on the direction of rotation; per seed, every
-    init gets the same clips, batch order and head."""
+    init gets the same clips, batch order and head. The pretraining uses
+    ``run``'s batch size and rate for ``frame_epochs`` epochs."""
     seeds = check_ints(seeds, "seeds", minimum=0, maximum=2**30)
+    check_run(run)
     check_positive_ints(
-        epochs=epochs,
-        frame_epochs=frame_epochs,
-        frame_clips=frame_clips,
-        train_clips=train_clips,
-        test_clips=test_clips,
-        batch_size=batch_size,
-        width=width,
+        frame_epochs=frame_epochs, frame_clips=frame_clips, width=width
     )
     check_positive_int(size, "size", minimum=8)
-    check_number(lr, "lr", minimum=0.0, exclusive_minimum=True)
     device = torch.device("cpu") if device is None else check_device(device)
+    epochs = run.epochs
     loss = {init: torch.zeros(len(seeds), epochs) for init in INITS}
     accuracy = {init: torch.zeros(len(seeds), epochs + 1) for init in INITS}
     frame_accuracy = []
+    options = dict(
+        frames=frames, size=size, num_classes=num_classes, noise=noise
+    )
     with one_cpu_thread(device):
         for i, seed in enumerate(seeds):
-            options = dict(
-                frames=frames, size=size, num_classes=num_classes, noise=noise
-            )
-            train = clip_tensors(
-                RotatingBlobs(train_clips, seed=3 * seed, **options)
-            )
-            test = DataLoader(
-                clip_tensors(
-                    RotatingBlobs(test_clips, seed=3 * seed + 1, **options)
-                ),
-                batch_size=256,
-            )
+            train, test = blob_splits(run, 3 * seed, **options)
             frame_clip_set = clip_tensors(
                 RotatingBlobs(frame_clips, seed=3 * seed + 2, **options)
             ).tensors[0]
             frame_net, acc = _pretrain(
                 frame_clip_set,
-                test.dataset.tensors[0],
+                test.tensors[0],
                 seed=seed,
                 width=width,
                 size=size,
                 epochs=frame_epochs,
-                batch_size=batch_size,
-                lr=lr,
+                batch_size=run.batch_size,
+                lr=run.lr,
                 device=device,
             )
             frame_accuracy.append(acc)
-            for init in INITS:
-                torch.manual_seed(seed)  # same head for every init
-                model = ClipNet3d(
-                    frame_net, num_classes, frames=frames, init=init
-                ).to(device)
-                loader = seeded_loader(train, batch_size, seed)
-                optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-                accuracy[init][i, 0] = evaluate(model, test, device=device)[
-                    "top1"
-                ]
-                for epoch in range(1, epochs + 1):
-                    # Training loss: the mean over the epoch's batches, in
-                    # training mode (what the optimizer sees).
-                    loss[init][i, epoch - 1] = train_one_epoch(
-                        model, loader, optimizer, device=device, progress=False
-                    )["loss"]
-                    accuracy[init][i, epoch] = evaluate(
-                        model, test, device=device
-                    )["top1"]
+            arms = train_arms(  # the same head for every init
+                {
+                    init: lambda kind=init: ClipNet3d(
+                        frame_net, num_classes, frames=frames, init=kind
+                    )
+                    for init in INITS
+                },
+                train,
+                test,
+                run,
+                seed=seed,
+                device=device,
+                curve=True,
+                untrained=True,
+            )
+            for init, arm in arms.items():
+                # Training loss: the mean over the epoch's batches, in
+                # training mode (what the optimizer sees).
+                loss[init][i] = torch.tensor([e["loss"] for e in arm.epochs])
+                accuracy[init][i] = torch.tensor(
+                    [arm.untrained_top1, *arm.curve]
+                )
     rows = [
         {
             "init": init,

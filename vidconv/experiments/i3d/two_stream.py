@@ -19,15 +19,18 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import TensorDataset
 
-from vidconv.data.synthetic import RotatingBlobs, clip_tensors
-from vidconv.training.loop import train_one_epoch
+from vidconv.experiments.small_run import (
+    SmallRun,
+    blob_splits,
+    check_run,
+    train_and_test,
+)
 from vidconv.utils.checks import (
     check_clip_channels,
     check_device,
     check_ints,
-    check_number,
     check_positive_int,
     check_positive_ints,
     check_tensor,
@@ -116,18 +119,18 @@ class TwoStreamResult:
     chance: float
 
 
+#: The budget of each stream's training run.
+STREAM_RUN = SmallRun(train_clips=192, test_clips=256, epochs=3, lr=1e-3)
+
+
 def two_stream_experiment(
     seeds: Sequence[int] = (0, 1, 2),
+    run: SmallRun = STREAM_RUN,
     *,
-    epochs: int = 3,
-    train_clips: int = 192,
-    test_clips: int = 256,
     frames: int = 8,
     size: int = 16,
     num_classes: int = 2,
     width: int = 8,
-    batch_size: int = 32,
-    lr: float = 1e-3,
     noise: float = 0.05,
     device: torch.device | None = None,
 ) -> TwoStreamResult:
@@ -135,56 +138,34 @@ def two_stream_experiment(
     RotatingBlobs clips (same seed, batches, optimizer and epochs) and fuse
     their softmax outputs by averaging; per seed."""
     seeds = check_ints(seeds, "seeds", minimum=0, maximum=2**30)
-    check_positive_ints(
-        epochs=epochs,
-        train_clips=train_clips,
-        test_clips=test_clips,
-        batch_size=batch_size,
-        width=width,
-    )
-    check_number(lr, "lr", minimum=0.0, exclusive_minimum=True)
+    check_run(run)
+    check_positive_ints(width=width)
     device = torch.device("cpu") if device is None else check_device(device)
     inputs = {STREAMS[0]: lambda x: x, STREAMS[1]: frame_differences}
     accuracy: dict[str, list[float]] = {s: [] for s in STREAMS}
     probabilities: dict[str, torch.Tensor] = {}
+    options = dict(
+        frames=frames, size=size, num_classes=num_classes, noise=noise
+    )
     with one_cpu_thread(device):
         for seed in seeds:
-            options = dict(
-                frames=frames, size=size, num_classes=num_classes, noise=noise
-            )
-            train_x, train_y = clip_tensors(
-                RotatingBlobs(train_clips, seed=2 * seed, **options)
-            ).tensors
-            test_x, labels = clip_tensors(
-                RotatingBlobs(test_clips, seed=2 * seed + 1, **options)
-            ).tensors
+            train, test = blob_splits(run, 2 * seed, **options)
+            (train_x, train_y), (test_x, labels) = train.tensors, test.tensors
             for stream, transform in inputs.items():
                 x = transform(train_x)  # (N, C, T, H, W) of this stream
-                torch.manual_seed(
-                    seed
-                )  # same initialisation stream and batch order for both streams
-                model = StreamNet3d(
-                    x.shape[1],
-                    num_classes,
-                    frames=x.shape[2],
-                    size=size,
-                    width=width,
-                ).to(device)
-                optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-                loader = DataLoader(
+                arm = train_and_test(
+                    lambda c=x.shape[1], t=x.shape[2]: StreamNet3d(
+                        c, num_classes, frames=t, size=size, width=width
+                    ),
                     TensorDataset(x, train_y),
-                    batch_size=batch_size,
-                    shuffle=True,
-                    generator=torch.Generator().manual_seed(seed),
+                    TensorDataset(transform(test_x), labels),
+                    run,
+                    seed=seed,
+                    device=device,
                 )
-                for _ in range(epochs):
-                    train_one_epoch(
-                        model, loader, optimizer, device=device, progress=False
-                    )
-                model.eval()
                 with torch.no_grad():
                     probabilities[stream] = F.softmax(
-                        model(transform(test_x).to(device)), dim=1
+                        arm.model(transform(test_x).to(device)), dim=1
                     ).cpu()
             probabilities[STREAMS[2]] = (
                 probabilities[STREAMS[0]] + probabilities[STREAMS[1]]

@@ -10,32 +10,37 @@ on every frame, time averaged away) is such a network, by construction.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import TensorDataset
 
 from vidconv.analysis.counting import count_macs, count_parameters
-from vidconv.data.synthetic import RotatingBlobs, clip_tensors
+from vidconv.experiments.small_run import (
+    SmallRun,
+    blob_splits,
+    check_run,
+    train_arms,
+)
 from vidconv.models.mixed import MIXED_MEMBERS, mixed_resnet, temporal_groups
-from vidconv.training.loop import evaluate, train_one_epoch
-from vidconv.training.steps import seeded_loader
 from vidconv.utils.checks import (
     check_device,
     check_int,
     check_int_sequence,
-    check_number,
     check_positive_ints,
 )
-from vidconv.utils.device import one_cpu_thread
 from vidconv.utils.table import Table
 
 #: The miniature's size: one basic block per stage, stage widths 8-16-16-32.
 MINI_WIDTHS = (8, 16, 16, 32)
 MINI_LAYERS = (1, 1, 1, 1)
+
+#: The budget of the placement comparisons (members and S3D settings).
+PLACEMENT_RUN = SmallRun(
+    train_clips=128, test_clips=64, epochs=3, batch_size=16, lr=3e-3
+)
 
 
 @dataclass
@@ -86,12 +91,8 @@ def _check_members(members: Sequence[str] | None) -> list[str]:
 
 def placement_experiment(
     members: Sequence[str] | None = None,
+    run: SmallRun = PLACEMENT_RUN,
     *,
-    train_clips: int = 128,
-    test_clips: int = 64,
-    epochs: int = 3,
-    batch_size: int = 16,
-    lr: float = 3e-3,
     frames: int = 8,
     size: int = 16,
     num_classes: int = 2,
@@ -103,92 +104,58 @@ def placement_experiment(
 ) -> PlacementResult:
     """Train one miniature per member (default: all of :data:`MIXED_MEMBERS`) on the same clips.
 
-    Training clips are ``RotatingBlobs(train_clips, seed=seed)``; the test set is ``test_clips`` clips
-    of ``seed + 1`` and the same clips reversed. Every network starts from ``torch.manual_seed(seed)``
+    Training clips are ``RotatingBlobs(run.train_clips, seed=seed)``; the test set is ``run.test_clips``
+    clips of ``seed + 1`` and the same clips reversed. Every network starts from ``torch.manual_seed(seed)``
     and sees the batches in the same order. The table gives each member's groups (``3`` temporal,
     ``2`` not), parameters, multiply-adds per clip at the miniature's size, and test top-1.
     """
     members = _check_members(members)
-    check_positive_ints(
-        train_clips=train_clips,
-        test_clips=test_clips,
-        epochs=epochs,
-        batch_size=batch_size,
-        frames=frames,
-        size=size,
-    )
+    check_run(run)
+    check_positive_ints(frames=frames, size=size)
     check_int(seed, "seed", minimum=0)
-    check_number(lr, "lr", minimum=0.0, exclusive_minimum=True)
     check_int_sequence(widths, "widths", length=4, minimum=1)
     check_int_sequence(layers, "layers", length=4, minimum=1)
     device = check_device("cpu" if device is None else device)
-    options = dict(
-        frames=frames, size=size, num_classes=num_classes, noise=noise
+    train, test = blob_splits(
+        run,
+        seed,
+        reversed_test=True,
+        frames=frames,
+        size=size,
+        num_classes=num_classes,
+        noise=noise,
     )
-    train = clip_tensors(RotatingBlobs(train_clips, seed=seed, **options))
-    test = clip_tensors(
-        RotatingBlobs(test_clips, seed=seed + 1, **options), with_reversed=True
-    )
-    rows, models, history = [], {}, {}
-    # Layers this small are dominated by thread synchronisation: one thread is several times
-    # faster than two on a shared 2-core machine (as for chapter 3's experiments).
-    with one_cpu_thread(device):
-        for member in members:
-            torch.manual_seed(
-                seed
-            )  # same initialisation stream and batch order for every member
-            model = mini_member(
-                member,
+    arms = train_arms(
+        {
+            m: lambda m=m: mini_member(
+                m,
                 frames=frames,
                 num_classes=num_classes,
                 widths=widths,
                 layers=layers,
-            ).to(device)
-            history[member], seconds = _train(
-                model,
-                train,
-                test,
-                epochs=epochs,
-                batch_size=batch_size,
-                lr=lr,
-                seed=seed,
-                device=device,
             )
-            models[member] = model.eval()
-            rows.append(
-                {
-                    "member": member,
-                    "groups (3 = temporal)": groups_label(member),
-                    "parameters": count_parameters(model),
-                    "MMACs per clip": round(
-                        count_macs(model, (1, 3, frames, size, size)) / 1e6, 2
-                    ),
-                    "test top-1": round(history[member][-1], 3),
-                    "train seconds": round(seconds, 1),
-                }
-            )
+            for m in members
+        },
+        train,
+        test,
+        run,
+        seed=seed,
+        device=device,
+        curve=True,
+    )
+    rows = [
+        {
+            "member": member,
+            "groups (3 = temporal)": groups_label(member),
+            "parameters": count_parameters(arm.model),
+            "MMACs per clip": round(
+                count_macs(arm.model, (1, 3, frames, size, size)) / 1e6, 2
+            ),
+            "test top-1": round(arm.top1, 3),
+            "train seconds": round(arm.seconds, 1),
+        }
+        for member, arm in arms.items()
+    ]
+    models = {m: arm.model for m, arm in arms.items()}
+    history = {m: arm.curve for m, arm in arms.items()}
     return PlacementResult(Table(rows), models, history, test, 1 / num_classes)
-
-
-def _train(
-    model: nn.Module,
-    train: TensorDataset,
-    test: TensorDataset,
-    *,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    seed: int,
-    device: torch.device,
-) -> tuple[list[float], float]:
-    """Adam for ``epochs`` epochs; the test top-1 after each, and the seconds spent training."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    loader = seeded_loader(train, batch_size, seed)
-    test_loader = DataLoader(test, batch_size=256)
-    curve, seconds = [], 0.0
-    for _ in range(epochs):
-        start = time.perf_counter()
-        train_one_epoch(model, loader, optimizer, device=device, progress=False)
-        seconds += time.perf_counter() - start
-        curve.append(evaluate(model, test_loader, device=device)["top1"])
-    return curve, seconds

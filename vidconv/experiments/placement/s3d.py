@@ -19,8 +19,13 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from vidconv.analysis.counting import count_macs, count_parameters
-from vidconv.data.synthetic import RotatingBlobs, clip_tensors
-from vidconv.experiments._small_runs import train_and_test
+from vidconv.experiments.placement.mixed import PLACEMENT_RUN
+from vidconv.experiments.small_run import (
+    SmallRun,
+    blob_splits,
+    check_run,
+    train_arms,
+)
 from vidconv.layers.blocks import ConvBnReLU3d
 from vidconv.layers.inception import InceptionBlock3d
 from vidconv.models._clip import check_clip
@@ -28,10 +33,7 @@ from vidconv.utils.checks import (
     check_bool,
     check_device,
     check_int,
-    check_number,
-    check_positive_ints,
 )
-from vidconv.utils.device import one_cpu_thread
 from vidconv.utils.table import Table
 
 #: Which of the four blocks are S3D blocks (True) or 2D (False), by setting name.
@@ -186,12 +188,8 @@ class HeavinessResult:
 
 def heaviness_experiment(
     settings: Mapping[str, Sequence[bool]] | None = None,
+    run: SmallRun = PLACEMENT_RUN,
     *,
-    train_clips: int = 128,
-    test_clips: int = 64,
-    epochs: int = 3,
-    batch_size: int = 16,
-    lr: float = 3e-3,
     frames: int = 8,
     size: int = 16,
     num_classes: int = 2,
@@ -204,53 +202,50 @@ def heaviness_experiment(
 
     Data, seeds and the reversed test set as in :func:`vidconv.experiments.placement.mixed.placement_experiment`.
     After training, batch-norm statistics are re-estimated with the final weights (see
-    :func:`~vidconv.experiments._small_runs.precise_batch_norm`); the test set is evaluated once, at the end.
+    :func:`~vidconv.experiments.small_run.precise_batch_norm`); the test set is evaluated once, at the end.
     """
     settings = dict(HEAVINESS_SETTINGS if settings is None else settings)
     if not settings:
         raise ValueError("settings must name at least one setting")
-    check_positive_ints(
-        train_clips=train_clips,
-        test_clips=test_clips,
-        epochs=epochs,
-        batch_size=batch_size,
-    )
-    check_number(lr, "lr", minimum=0.0, exclusive_minimum=True)
+    check_run(run)
     check_int(seed, "seed", minimum=0)
     device = check_device("cpu" if device is None else device)
-    options = dict(frames=frames, size=size, num_classes=num_classes)
-    train = clip_tensors(RotatingBlobs(train_clips, seed=seed, **options))
-    test = clip_tensors(
-        RotatingBlobs(test_clips, seed=seed + 1, **options), with_reversed=True
+    train, test = blob_splits(
+        run,
+        seed,
+        reversed_test=True,
+        frames=frames,
+        size=size,
+        num_classes=num_classes,
     )
-    rows, models = [], {}
-    with one_cpu_thread(device):
-        for name, temporal in settings.items():
-            model, accuracy, seconds = train_and_test(
-                lambda t=tuple(temporal): MiniS3D(
-                    num_classes, t, width=width, gating=gating
-                ),
-                train,
-                test,
-                epochs=epochs,
-                batch_size=batch_size,
-                lr=lr,
-                seed=seed,
-                device=device,
+    arms = train_arms(
+        {
+            name: lambda t=tuple(temporal): MiniS3D(
+                num_classes, t, width=width, gating=gating
             )
-            models[name] = model
-            rows.append(
-                {
-                    "setting": name,
-                    "blocks (bottom first)": "".join(
-                        "S" if t else "2" for t in model.temporal
-                    ),
-                    "parameters": count_parameters(model),
-                    "MMACs per clip": round(
-                        count_macs(model, (1, 3, frames, size, size)) / 1e6, 3
-                    ),
-                    "test top-1": round(accuracy, 3),
-                    "train seconds": round(seconds, 1),
-                }
-            )
+            for name, temporal in settings.items()
+        },
+        train,
+        test,
+        run,
+        seed=seed,
+        device=device,
+        precise_bn=True,
+    )
+    rows = [
+        {
+            "setting": name,
+            "blocks (bottom first)": "".join(
+                "S" if t else "2" for t in arm.model.temporal
+            ),
+            "parameters": count_parameters(arm.model),
+            "MMACs per clip": round(
+                count_macs(arm.model, (1, 3, frames, size, size)) / 1e6, 3
+            ),
+            "test top-1": round(arm.top1, 3),
+            "train seconds": round(arm.seconds, 1),
+        }
+        for name, arm in arms.items()
+    ]
+    models = {name: arm.model for name, arm in arms.items()}
     return HeavinessResult(Table(rows), models, test, 1 / num_classes)

@@ -32,7 +32,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from vidconv.analysis.counting import count_macs, count_parameters
-from vidconv.data.synthetic import RotatingBlobs, clip_tensors
+from vidconv.experiments.small_run import SmallRun, blob_splits, check_run
 from vidconv.layers.blocks import Conv2Plus1d, FullConv3d, midplanes_for_2plus1d
 from vidconv.models.resnet import (
     BasicBlock,
@@ -48,7 +48,6 @@ from vidconv.utils.checks import (
     check_ints,
     check_number,
     check_positive_int,
-    check_positive_ints,
 )
 from vidconv.utils.device import one_cpu_thread
 from vidconv.utils.table import Table
@@ -202,15 +201,17 @@ class ComparisonResult:
     models: dict[str, VideoResNet]
 
 
+#: The budget of each run of the equal-parameter comparison.
+EQUAL_PARAMETER_RUN = SmallRun(
+    train_clips=256, test_clips=128, epochs=4, batch_size=32, lr=3e-3
+)
+
+
 def equal_parameter_experiment(
     seeds: Sequence[int] = (0, 1, 2),
+    run: SmallRun = EQUAL_PARAMETER_RUN,
     *,
     widths: Sequence[int] = (4, 8, 16, 32),
-    train_clips: int = 256,
-    test_clips: int = 128,
-    epochs: int = 4,
-    batch_size: int = 32,
-    lr: float = 3e-3,
     frames: int = 8,
     size: int = 16,
     num_classes: int = 4,
@@ -221,25 +222,17 @@ def equal_parameter_experiment(
 
     The data is fixed (``RotatingBlobs`` seeds 0 and 1 for training and test); a
     run's seed sets the initialisation and the batch order, the same for both
-    networks. Adam, constant ``lr``, no augmentation. Returns every step's
+    networks. Adam, constant ``run.lr``, no augmentation. Returns every step's
     training loss and each run's final test accuracy.
     """
     seeds = list(check_ints(seeds, "seeds", minimum=0))
-    check_positive_ints(
-        train_clips=train_clips,
-        test_clips=test_clips,
-        epochs=epochs,
-        batch_size=batch_size,
-    )
-    lr = check_number(lr, "lr", minimum=0.0, exclusive_minimum=True)
+    check_run(run)
     device = check_device(device)
     widths = {"R3D": check_int_sequence(widths, "widths", length=4, minimum=1)}
     widths["R(2+1)D"] = matched_widths(widths["R3D"], num_classes=num_classes)
     data = {"frames": frames, "size": size, "num_classes": num_classes}
-    train = clip_tensors(RotatingBlobs(train_clips, seed=0, **data))
-    test = DataLoader(
-        clip_tensors(RotatingBlobs(test_clips, seed=1, **data)), batch_size=256
-    )
+    train, test = blob_splits(run, 0, **data)  # the same data for every seed
+    test = DataLoader(test, batch_size=256)
     losses: dict[str, list[list[float]]] = {k: [] for k in KINDS}
     accuracy: dict[str, list[float]] = {k: [] for k in KINDS}
     seconds = dict.fromkeys(KINDS, 0.0)
@@ -257,10 +250,8 @@ def equal_parameter_experiment(
                     _train(
                         model,
                         train,
+                        run,
                         seed=seed,
-                        epochs=epochs,
-                        batch_size=batch_size,
-                        lr=lr,
                         device=device,
                     )
                 )
@@ -273,7 +264,7 @@ def equal_parameter_experiment(
     params = {
         k: parameters_of(k, widths[k], num_classes=num_classes) for k in KINDS
     }
-    last_epoch = -(-train_clips // batch_size)
+    last_epoch = -(-run.train_clips // run.batch_size)
     rows = [
         {
             "network": k,
@@ -305,23 +296,21 @@ def equal_parameter_experiment(
 def _train(
     model: VideoResNet,
     train,
+    run: SmallRun,
     *,
     seed: int,
-    epochs: int,
-    batch_size: int,
-    lr: float,
     device: torch.device,
 ) -> list[float]:
     """Adam on cross-entropy; the loss of every step (the model is left in eval
     mode)."""
-    loader = seeded_loader(train, batch_size, seed)
+    loader = seeded_loader(train, run.batch_size, seed)
     model.train()
     losses = gradient_steps(
-        torch.optim.Adam(model.parameters(), lr=lr),
+        torch.optim.Adam(model.parameters(), lr=run.lr),
         lambda clips, labels: F.cross_entropy(
             model(clips.to(device)), labels.to(device)
         ),
-        (batch for _ in range(epochs) for batch in loader),
+        (batch for _ in range(run.epochs) for batch in loader),
     )
     model.eval()
     return [loss.item() for loss in losses]

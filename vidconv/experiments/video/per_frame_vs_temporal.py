@@ -14,25 +14,22 @@ and similar parameter counts:
 
 from __future__ import annotations
 
-import time
-
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
 from vidconv.analysis.counting import count_parameters
-from vidconv.data.synthetic import RotatingBlobs
+from vidconv.experiments.small_run import (
+    SmallRun,
+    blob_splits,
+    check_run,
+    train_arms,
+)
 from vidconv.layers.blocks import Conv2Plus1d, PerFrameConv2d
-from vidconv.training.loop import evaluate, train_one_epoch
-from vidconv.training.steps import seeded_loader
 from vidconv.utils.checks import (
     check_bool,
     check_device,
     check_int,
-    check_number,
-    check_positive_ints,
 )
-from vidconv.utils.device import one_cpu_thread
 from vidconv.utils.table import Table
 
 
@@ -104,93 +101,44 @@ def _spatially_strided(block: Conv2Plus1d, stride: int) -> Conv2Plus1d:
     return block
 
 
-def _tensors(ds: RotatingBlobs) -> TensorDataset:
-    clips, labels = zip(*(ds[i] for i in range(len(ds))))
-    return TensorDataset(torch.stack(clips), torch.tensor(labels))
+#: The budget of chapter 2's comparison on a CPU.
+TEMPORAL_RUN = SmallRun(
+    train_clips=768, test_clips=256, epochs=6, batch_size=32, lr=3e-3
+)
+
+ARMS = {
+    "per-frame 2D + average": per_frame_cnn,
+    "3D CNN": cnn_3d,
+    "(2+1)D CNN": cnn_2plus1d,
+}
 
 
 def temporal_vs_per_frame(
-    *,
-    train_clips: int = 768,
-    test_clips: int = 256,
-    epochs: int = 6,
-    batch_size: int = 32,
-    lr: float = 3e-3,
-    seed: int = 0,
-    device: torch.device | None = None,
-    progress: bool = False,
-    **dataset_options: int | float,
+    run: SmallRun = TEMPORAL_RUN, **options: object
 ) -> Table:
     """Train the three networks on the same synthetic data and report parameters, accuracy and time.
 
-    ``dataset_options`` go to :class:`~vidconv.data.synthetic.RotatingBlobs` (frames, size, num_classes, noise).
-    :func:`temporal_vs_per_frame_curves` runs the same experiment and also returns every epoch's numbers.
+    Takes :func:`temporal_vs_per_frame_curves`' arguments and returns its table (the same numbers).
     """
-    return _train_three(
-        train_clips=train_clips,
-        test_clips=test_clips,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        device=device,
-        progress=progress,
-        curves=False,
-        **dataset_options,
-    )[0]
+    return temporal_vs_per_frame_curves(run, **options)[0]
 
 
 def temporal_vs_per_frame_curves(
+    run: SmallRun = TEMPORAL_RUN,
     *,
-    train_clips: int = 768,
-    test_clips: int = 256,
-    epochs: int = 6,
-    batch_size: int = 32,
-    lr: float = 3e-3,
     seed: int = 0,
     device: torch.device | None = None,
     progress: bool = False,
     **dataset_options: int | float,
 ) -> tuple[Table, dict[str, dict[str, list[float]]]]:
-    """:func:`temporal_vs_per_frame`'s table (the same numbers) and the training curves of the three models.
+    """The three networks under one budget: their table and training curves.
 
-    The curves map each model to lists over epochs 1..``epochs``: ``epoch``, ``train loss``, ``train top-1``
-    and ``test top-1`` (the test set is evaluated after every epoch; that time is not in "train seconds").
+    ``dataset_options`` go to :class:`~vidconv.data.synthetic.RotatingBlobs` (frames, size,
+    num_classes, noise); training clips are seeded by ``seed``, test clips by ``seed + 1``. The curves
+    map each model to lists over epochs 1..``run.epochs``: ``epoch``, ``train loss``, ``train top-1``
+    and ``test top-1`` (the test set is scored after every epoch; that time is not in "train seconds").
     """
-    return _train_three(
-        train_clips=train_clips,
-        test_clips=test_clips,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        device=device,
-        progress=progress,
-        curves=True,
-        **dataset_options,
-    )
-
-
-def _train_three(
-    *,
-    train_clips: int,
-    test_clips: int,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    seed: int,
-    device: torch.device | None,
-    progress: bool,
-    curves: bool,
-    **dataset_options: int | float,
-) -> tuple[Table, dict[str, dict[str, list[float]]]]:
-    check_positive_ints(
-        train_clips=train_clips,
-        test_clips=test_clips,
-        epochs=epochs,
-        batch_size=batch_size,
-    )
-    check_number(lr, "lr", minimum=0.0, exclusive_minimum=True)
+    check_run(run)
     check_int(seed, "seed", minimum=0)
     check_bool(progress, "progress")
     unknown = set(dataset_options) - {"frames", "size", "num_classes", "noise"}
@@ -200,69 +148,36 @@ def _train_three(
             "RotatingBlobs takes frames, size, num_classes, noise"
         )
     device = check_device(device)
-    # The clips are tiny (16x16 pixels): splitting each operation over threads costs more than it saves
-    # (an epoch took 2.4 s on one thread, 11-15 s on two, on a busy 2-core machine). One thread also
-    # makes the numbers independent of the machine's core count.
-    with one_cpu_thread(device):
-        train = _tensors(
-            RotatingBlobs(train_clips, seed=seed, **dataset_options)
-        )
-        test = _tensors(
-            RotatingBlobs(test_clips, seed=seed + 1, **dataset_options)
-        )
-        num_classes = int(train.tensors[1].max()) + 1
-        rows, history = [], {}
-        for name, build in [
-            ("per-frame 2D + average", per_frame_cnn),
-            ("3D CNN", cnn_3d),
-            ("(2+1)D CNN", cnn_2plus1d),
-        ]:
-            torch.manual_seed(
-                seed
-            )  # same initialisation stream and batch order for every network
-            model = build(num_classes).to(device)
-            optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-            loader = seeded_loader(train, batch_size, seed)
-            curve: dict[str, list[float]] = {
-                "epoch": [],
-                "train loss": [],
-                "train top-1": [],
-                "test top-1": [],
+    train, test = blob_splits(run, seed, **dataset_options)
+    num_classes = int(train.tensors[1].max()) + 1
+    # The clips are tiny (16x16 pixels): one thread, as every small run
+    # (an epoch took 2.4 s on one thread, 11-15 s on two, on a busy 2-core
+    # machine).
+    arms = train_arms(
+        {name: lambda b=build: b(num_classes) for name, build in ARMS.items()},
+        train,
+        test,
+        run,
+        seed=seed,
+        device=device,
+        curve=True,
+        progress=progress,
+    )
+    rows, history = [], {}
+    for name, arm in arms.items():
+        history[name] = {
+            "epoch": list(range(1, run.epochs + 1)),
+            "train loss": [e["loss"] for e in arm.epochs],
+            "train top-1": [e["top1"] for e in arm.epochs],
+            "test top-1": arm.curve,
+        }
+        rows.append(
+            {
+                "model": name,
+                "parameters": count_parameters(arm.model),
+                "test top-1": round(arm.top1, 3),
+                "chance": round(1 / num_classes, 3),
+                "train seconds": round(arm.seconds, 1),
             }
-            seconds = 0.0
-            for epoch in range(epochs):
-                start = time.perf_counter()
-                stats = train_one_epoch(
-                    model,
-                    loader,
-                    optimizer,
-                    device=device,
-                    progress=progress,
-                    desc=f"{name} {epoch + 1}",
-                )
-                seconds += time.perf_counter() - start
-                if curves:  # evaluation draws no random numbers, so the trained weights are the same either way
-                    curve["epoch"].append(epoch + 1)
-                    curve["train loss"].append(stats["loss"])
-                    curve["train top-1"].append(stats["top1"])
-                    curve["test top-1"].append(
-                        evaluate(
-                            model,
-                            DataLoader(test, batch_size=128),
-                            device=device,
-                        )["top1"]
-                    )
-            result = evaluate(
-                model, DataLoader(test, batch_size=128), device=device
-            )
-            rows.append(
-                {
-                    "model": name,
-                    "parameters": count_parameters(model),
-                    "test top-1": round(result["top1"], 3),
-                    "chance": round(1 / num_classes, 3),
-                    "train seconds": round(seconds, 1),
-                }
-            )
-            history[name] = curve
-        return Table(rows), history
+        )
+    return Table(rows), history
