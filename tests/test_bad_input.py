@@ -66,7 +66,7 @@ from vidconv.experiments.relevance.token_budget import (
     SelfAttention,
     token_budget,
 )
-from vidconv.experiments.small_run import SmallRun
+from vidconv.experiments.small_run import BlobTask, SmallRun
 from vidconv.experiments.video.per_frame_vs_temporal import (
     cnn_3d,
     per_frame_cnn,
@@ -1714,10 +1714,22 @@ EXPERIMENTS = [
         "epochs must be >= 1",
     ),
     (
-        "unknown dataset option",
+        "unknown option",
         lambda _: temporal_vs_per_frame(colour=3),
         TypeError,
-        "unknown dataset option",
+        "unexpected keyword argument 'colour'",
+    ),
+    (
+        "task a dict",
+        lambda _: temporal_vs_per_frame(SmallRun(), {"frames": 7}),
+        TypeError,
+        "task must be a BlobTask, got dict",
+    ),
+    (
+        "BlobTask 6 classes on 8 frames",
+        lambda _: BlobTask(frames=8, num_classes=6),
+        ValueError,
+        "with 8 frames only 4 classes are possible",
     ),
     (
         "1 class",

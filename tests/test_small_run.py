@@ -7,7 +7,9 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from vidconv.data.synthetic import RotatingBlobs
 from vidconv.experiments.small_run import (
+    BlobTask,
     SmallRun,
     precise_batch_norm,
     train_and_test,
@@ -113,3 +115,18 @@ def test_run_must_be_a_small_run():
         train_and_test(
             _net, _data(8, 0), _data(8, 1), {"epochs": 1}, seed=0, device=CPU
         )
+
+
+def test_a_task_splits_into_seeded_train_and_reversed_test_clips():
+    task = BlobTask(frames=7, num_classes=4)
+    run = SmallRun(train_clips=8, test_clips=4)
+    train, test = task.splits(run, 5, reversed_test=True)
+    blobs = RotatingBlobs(4, seed=6, **task.options())
+    x, y = test.tensors  # (8, 3, 7, 16, 16): 4 clips, then the same reversed
+    assert train.tensors[0].shape == (8, 3, 7, 16, 16) and x.shape[0] == 8
+    assert torch.equal(x[:4], torch.stack([blobs[i][0] for i in range(4)]))
+    assert torch.equal(x[4:], x[:4].flip(2))
+    speeds = blobs.speeds
+    assert [speeds[c] for c in y[4:]] == [-speeds[c] for c in y[:4]]
+    again, _ = task.splits(run, 5)
+    assert torch.equal(again.tensors[0], train.tensors[0])

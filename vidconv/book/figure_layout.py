@@ -76,3 +76,18 @@ def keep_title_clear(fig: go.Figure) -> go.Figure:
             height=moved.get("height"),
         )
     return fig
+
+
+def dropdown(buttons: list[dict], active: int, y: float) -> dict:
+    """A plotly drop-down menu at the left edge, ``y`` in paper units above
+    the plot, its buttons as given and ``active`` chosen."""
+    return {
+        "buttons": buttons,
+        "active": active,
+        "direction": "down",
+        "x": 0.0,
+        "xanchor": "left",
+        "y": y,
+        "yanchor": "bottom",
+        "showactive": True,
+    }

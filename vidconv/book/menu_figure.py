@@ -12,7 +12,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from vidconv.book.figure_layout import keep_title_clear
+from vidconv.book.figure_layout import dropdown, keep_title_clear
 
 
 def menu_and_slider_figure(
@@ -88,18 +88,7 @@ def menu_and_slider_figure(
     fig.update_layout(
         title={"text": titles[start]},
         sliders=[slider_for(m0, s0)],
-        updatemenus=[
-            {
-                "buttons": buttons,
-                "active": m0,
-                "direction": "down",
-                "x": 0.0,
-                "xanchor": "left",
-                "y": menu_y,
-                "yanchor": "bottom",
-                "showactive": True,
-            }
-        ],
+        updatemenus=[dropdown(buttons, m0, menu_y)],
     )
     style(fig)
     fig.update_layout(

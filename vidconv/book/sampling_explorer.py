@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from vidconv.book.figure_layout import keep_title_clear
+from vidconv.book.figure_layout import dropdown, keep_title_clear
 from vidconv.book.widgets import _use_static
 from vidconv.data.transforms import resize
 from vidconv.experiments.video.sampling import (
@@ -362,17 +362,6 @@ def sampling_explorer(
     _style(fig, n, num_clips, settings[(m0, s0)][1])
     fig.update_layout(
         sliders=[slider_for(m0, s0)],
-        updatemenus=[
-            {
-                "buttons": buttons,
-                "active": m0,
-                "direction": "down",
-                "x": 0.0,
-                "xanchor": "left",
-                "y": 1.12,
-                "yanchor": "bottom",
-                "showactive": True,
-            }
-        ],
+        updatemenus=[dropdown(buttons, m0, 1.12)],
     )
     return keep_title_clear(fig)

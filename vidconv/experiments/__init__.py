@@ -37,8 +37,9 @@ a :class:`~vidconv.utils.table.Table` (and the data for its figure). Chapters ca
   :mod:`~vidconv.experiments.beyond.published_costs` — the papers' GFLOPs and parameters next to ours (ch. 11).
 
 Every quick comparison trains its arms under one :class:`~vidconv.experiments.small_run.SmallRun`
-(clips, epochs, batch size, rate; each experiment has its default, e.g. ``DEPTH_RUN``) with
-:func:`~vidconv.experiments.small_run.train_and_test`.
+(clips, epochs, batch size, rate; each experiment has its default, e.g. ``DEPTH_RUN``) on one
+:class:`~vidconv.experiments.small_run.BlobTask` (frames, size, classes, noise) with
+:func:`~vidconv.experiments.small_run.train_arms`.
 
 The video modules need PyAV (``vidconv[video]``); they are not imported here, so this package works without it.
 """
@@ -135,7 +136,13 @@ from vidconv.experiments.relevance.token_budget import (
     attention_flops_formula,
     token_budget,
 )
-from vidconv.experiments.small_run import SmallRun, Trained, train_and_test
+from vidconv.experiments.small_run import (
+    BlobTask,
+    SmallRun,
+    Trained,
+    train_and_test,
+    train_arms,
+)
 from vidconv.experiments.temporal.latency import (
     latency_experiment,
     optimal_accuracy,
@@ -164,6 +171,7 @@ from vidconv.experiments.transfer import STRATEGIES as TRANSFER_STRATEGIES
 from vidconv.experiments.transfer import transfer_experiment
 from vidconv.experiments.video.per_frame_vs_temporal import (
     TEMPORAL_RUN,
+    TEMPORAL_TASK,
     cnn_2plus1d,
     cnn_3d,
     per_frame_cnn,
@@ -175,7 +183,10 @@ from vidconv.experiments.video.sampling import (
 )
 
 __all__ = [
+    "BlobTask",
     "SmallRun",
+    "train_arms",
+    "TEMPORAL_TASK",
     "Trained",
     "train_and_test",
     "DEPTH_RUN",

@@ -163,22 +163,43 @@ def train_and_test(
     return out
 
 
-def blob_splits(
-    run: SmallRun,
-    seed: int,
-    *,
-    reversed_test: bool = False,
-    **options: int | float,
-) -> tuple[TensorDataset, TensorDataset]:
-    """``run.train_clips`` :class:`~vidconv.data.synthetic.RotatingBlobs`
-    clips of ``seed`` and ``run.test_clips`` of ``seed + 1`` (with
-    ``reversed_test`` also played backwards, see
-    :func:`~vidconv.data.synthetic.clip_tensors`); ``options`` go to
-    RotatingBlobs."""
-    check_run(run)
-    train = RotatingBlobs(run.train_clips, seed=seed, **options)
-    test = RotatingBlobs(run.test_clips, seed=seed + 1, **options)
-    return clip_tensors(train), clip_tensors(test, with_reversed=reversed_test)
+@dataclasses.dataclass(frozen=True)
+class BlobTask:
+    """The :class:`~vidconv.data.synthetic.RotatingBlobs` clips a
+    comparison trains and tests on: their frames, size, number of classes
+    (rotation speeds) and pixel noise."""
+
+    frames: int = 8
+    size: int = 16
+    num_classes: int = 2
+    noise: float = 0.05
+
+    def __post_init__(self) -> None:
+        RotatingBlobs(1, **self.options())  # its checks; it renders nothing
+
+    def options(self) -> dict[str, int | float]:
+        """The keyword arguments of :class:`RotatingBlobs`."""
+        return dataclasses.asdict(self)
+
+    def splits(
+        self, run: SmallRun, seed: int, *, reversed_test: bool = False
+    ) -> tuple[TensorDataset, TensorDataset]:
+        """``run.train_clips`` clips of ``seed`` and ``run.test_clips`` of
+        ``seed + 1``; with ``reversed_test`` the test clips are also played
+        backwards (see :func:`~vidconv.data.synthetic.clip_tensors`)."""
+        check_run(run)
+        train = RotatingBlobs(run.train_clips, seed=seed, **self.options())
+        test = RotatingBlobs(run.test_clips, seed=seed + 1, **self.options())
+        return clip_tensors(train), clip_tensors(
+            test, with_reversed=reversed_test
+        )
+
+
+def check_task(task: object) -> BlobTask:
+    """``task`` itself, or a TypeError naming what came instead."""
+    if not isinstance(task, BlobTask):
+        raise TypeError(f"task must be a BlobTask, got {type(task).__name__}")
+    return task
 
 
 def train_arms(

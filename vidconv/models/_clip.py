@@ -5,7 +5,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vidconv.utils.checks import check_clip_channels, check_like
+from vidconv.utils.checks import (
+    check_clip_channels,
+    check_int,
+    check_like,
+    check_number,
+)
 
 
 def check_clip(
@@ -41,3 +46,16 @@ def check_clip(
     if b == 0:
         raise ValueError(f"{name} got an empty batch: shape {tuple(x.shape)}")
     check_like(x, f"{name} input", model, type(model).__name__)
+
+
+def check_head(num_classes: object, dropout: object = None) -> None:
+    """A classifier's arguments: ``num_classes`` a positive int (a
+    TypeError for a non-int), ``dropout``, when given, in [0, 1)."""
+    if check_int(num_classes, "num_classes") < 1:
+        raise ValueError(
+            f"num_classes must be a positive int, got {num_classes!r}"
+        )
+    if dropout is not None:
+        check_number(
+            dropout, "dropout", minimum=0.0, maximum=1.0, exclusive_maximum=True
+        )

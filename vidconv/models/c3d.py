@@ -19,8 +19,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from vidconv.models._clip import check_clip
-from vidconv.utils.checks import check_int, check_number
+from vidconv.models._clip import check_clip, check_head
 
 _POOL5_GRID = (1, 4, 4)  # (T, H, W) that fc6 is sized for
 
@@ -46,17 +45,7 @@ class C3D(nn.Module):
 
     def __init__(self, num_classes: int = 101, dropout: float = 0.5) -> None:
         super().__init__()
-        # The type; the range is checked below.
-        check_int(num_classes, "num_classes")
-        check_number(
-            dropout, "dropout", minimum=0.0, maximum=1.0, exclusive_maximum=True
-        )
-        if not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(
-                f"num_classes must be a positive int, got {num_classes!r}"
-            )
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        check_head(num_classes, dropout)
 
         def conv(cin: int, cout: int) -> list[nn.Module]:
             return [nn.Conv3d(cin, cout, 3, padding=1), nn.ReLU(inplace=True)]

@@ -21,10 +21,9 @@ from torch import nn
 
 from vidconv.layers.blocks import ConvBnReLU3d
 from vidconv.layers.inception import INCEPTION_V1, InceptionBlock3d
-from vidconv.models._clip import check_clip
+from vidconv.models._clip import check_clip, check_head
 from vidconv.utils.checks import (
     check_int,
-    check_number,
     guard_train_batch_norm,
 )
 
@@ -39,19 +38,8 @@ class I3D(nn.Module):
         self, num_classes: int = 400, dropout: float = 0.5, in_channels: int = 3
     ) -> None:
         super().__init__()
-        check_int(
-            num_classes, "num_classes"
-        )  # the type; the range is checked below
-        check_number(
-            dropout, "dropout", minimum=0.0, maximum=1.0, exclusive_maximum=True
-        )
+        check_head(num_classes, dropout)
         check_int(in_channels, "in_channels", minimum=1)
-        if not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(
-                f"num_classes must be a positive int, got {num_classes!r}"
-            )
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.in_channels = (
             in_channels  # 3 for RGB, 2 for the optical-flow stream
         )

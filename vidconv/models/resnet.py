@@ -35,11 +35,10 @@ from vidconv.layers.blocks import (
     FullConv3d,
     midplanes_for_2plus1d,
 )
-from vidconv.models._clip import check_clip
+from vidconv.models._clip import check_clip, check_head
 from vidconv.models.weights import classes_for, load_weights, resolve_weights
 from vidconv.utils.checks import (
     check_bool,
-    check_int,
     check_int_sequence,
     check_positive_int,
     guard_train_batch_norm,
@@ -228,19 +227,13 @@ class VideoResNet(nn.Module):
         widths: Sequence[int] = (64, 128, 256, 512),
     ) -> None:
         super().__init__()
-        check_int(
-            num_classes, "num_classes"
-        )  # the type; the range is checked below
+        check_head(num_classes)
         check_int_sequence(layers, "layers", length=4, minimum=1)
         check_bool(zero_init_residual, "zero_init_residual")
         check_int_sequence(widths, "widths", length=4, minimum=1)
         if len(conv_builders) != 4 or len(layers) != 4:
             raise ValueError(
                 f"need 4 conv builders and 4 stage depths, got {len(conv_builders)} and {len(layers)}"
-            )
-        if not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(
-                f"num_classes must be a positive int, got {num_classes!r}"
             )
         self.widths = tuple(int(w) for w in widths)
         self.inplanes = self.widths[

@@ -17,12 +17,10 @@ from torchvision.models.video import S3D_Weights
 
 from vidconv.layers.blocks import ConvBnReLU3d, SeparableConv3d
 from vidconv.layers.inception import INCEPTION_V1, InceptionBlock3d
-from vidconv.models._clip import check_clip
+from vidconv.models._clip import check_clip, check_head
 from vidconv.models.weights import classes_for, load_weights, resolve_weights
 from vidconv.utils.checks import (
     check_bool,
-    check_int,
-    check_number,
     guard_train_batch_norm,
 )
 
@@ -46,19 +44,8 @@ class S3D(nn.Module):
         gating: bool = False,
     ) -> None:
         super().__init__()
-        check_int(
-            num_classes, "num_classes"
-        )  # the type; the range is checked below
-        check_number(
-            dropout, "dropout", minimum=0.0, maximum=1.0, exclusive_maximum=True
-        )
+        check_head(num_classes, dropout)
         check_bool(gating, "gating")
-        if not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(
-                f"num_classes must be a positive int, got {num_classes!r}"
-            )
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
 
         def mixed(name: str) -> InceptionBlock3d:
             cin, widths = INCEPTION_V1[name]

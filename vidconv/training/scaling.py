@@ -33,6 +33,7 @@ from vidconv.utils.checks import (
     check_positive_int,
     check_shape,
 )
+from vidconv.utils.device import one_cpu_thread
 from vidconv.utils.table import Table
 from vidconv.utils.timing import synchronize
 
@@ -134,32 +135,31 @@ def _worker(
         torch.cuda.set_device(device)
     else:
         device = torch.device("cpu")
-        # one core per process stands in for one GPU per process; the
-        # process ends with the measurement, so nothing is restored
-        torch.set_num_threads(1)
-    dist.init_process_group(
-        "nccl" if cuda else "gloo",
-        init_method=f"file://{store}",
-        rank=rank,
-        world_size=world,
-    )
-    try:
-        for n in nprocs:
-            # every process takes part in creating every group, even one it is not in
-            group = (
-                dist.group.WORLD
-                if n == world
-                else dist.new_group(list(range(n)))
-            )
-            if rank < n:
-                result = _measure(
-                    rank, group, build, shape, steps, warmup, device
+    # On the CPU one core per process stands in for one GPU per process.
+    with one_cpu_thread(device):
+        dist.init_process_group(
+            "nccl" if cuda else "gloo",
+            init_method=f"file://{store}",
+            rank=rank,
+            world_size=world,
+        )
+        try:
+            for n in nprocs:
+                # every process takes part in creating every group, even one it is not in
+                group = (
+                    dist.group.WORLD
+                    if n == world
+                    else dist.new_group(list(range(n)))
                 )
-                if rank == 0:
-                    queue.put(result)
-            dist.barrier()
-    finally:
-        dist.destroy_process_group()
+                if rank < n:
+                    result = _measure(
+                        rank, group, build, shape, steps, warmup, device
+                    )
+                    if rank == 0:
+                        queue.put(result)
+                dist.barrier()
+        finally:
+            dist.destroy_process_group()
 
 
 def ddp_step_time(

@@ -27,11 +27,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from vidconv.analysis.counting import count_parameters
-from vidconv.experiments.small_run import (
-    SmallRun,
-    check_run,
-    train_arms,
-)
+from vidconv.experiments.small_run import SmallRun, check_run, train_arms
 from vidconv.models._clip import check_clip
 from vidconv.models.slowfast import SlowFast
 from vidconv.utils.checks import (
@@ -190,17 +186,12 @@ def pathways_experiment(
     data = dict(frames=frames, size=size, positions=alpha)
     train = colour_motion_clips(run.train_clips, seed=seed, **data)
     test = colour_motion_clips(run.test_clips, seed=seed + 1, **data)
+    builds = {
+        v: lambda v=v: MiniSlowFast(v, alpha=alpha, width=width)
+        for v in PATHWAYS
+    }
     arms = train_arms(
-        {
-            v: lambda v=v: MiniSlowFast(v, alpha=alpha, width=width)
-            for v in PATHWAYS
-        },
-        train,
-        test,
-        run,
-        seed=seed,
-        device=device,
-        precise_bn=True,
+        builds, train, test, run, seed=seed, device=device, precise_bn=True
     )
     rows = [
         {

@@ -22,9 +22,10 @@ from torch.utils.data import TensorDataset
 
 from vidconv.analysis.counting import count_parameters
 from vidconv.experiments.small_run import (
+    BlobTask,
     SmallRun,
-    blob_splits,
     check_run,
+    check_task,
     train_arms,
 )
 from vidconv.models._clip import check_clip
@@ -207,13 +208,10 @@ DEPTH_RUN = SmallRun(train_clips=256, test_clips=64, epochs=4, lr=2e-3)
 def temporal_depth_experiment(
     settings: Mapping[str, int | Sequence[int]] | None = None,
     run: SmallRun = DEPTH_RUN,
+    task: BlobTask = BlobTask(),
     *,
     width: int = 4,
     hidden: int = 64,
-    frames: int = 8,
-    size: int = 16,
-    num_classes: int = 2,
-    noise: float = 0.05,
     seed: int = 0,
     device: torch.device | None = None,
 ) -> DepthResult:
@@ -228,34 +226,23 @@ def temporal_depth_experiment(
     if not settings:
         raise ValueError("settings must name at least one setting")
     check_run(run)
+    check_task(task)
     device = check_device("cpu" if device is None else device)
-    train, test = blob_splits(
-        run,
-        seed,
-        reversed_test=True,
-        frames=frames,
-        size=size,
-        num_classes=num_classes,
-        noise=noise,
-    )
+    frames, size, num_classes = task.frames, task.size, task.num_classes
+    train, test = task.splits(run, seed, reversed_test=True)
+    builds = {
+        name: lambda d=depths: MiniC3D(
+            num_classes,
+            frames=frames,
+            size=size,
+            width=width,
+            depths=d,
+            hidden=hidden,
+        )
+        for name, depths in settings.items()
+    }
     arms = train_arms(
-        {
-            name: lambda d=depths: MiniC3D(
-                num_classes,
-                frames=frames,
-                size=size,
-                width=width,
-                depths=d,
-                hidden=hidden,
-            )
-            for name, depths in settings.items()
-        },
-        train,
-        test,
-        run,
-        seed=seed,
-        device=device,
-        curve=True,
+        builds, train, test, run, seed=seed, device=device, curve=True
     )
     rows = [
         {

@@ -32,9 +32,10 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from vidconv.data.synthetic import RotatingBlobs, clip_tensors
 from vidconv.experiments.small_run import (
+    BlobTask,
     SmallRun,
-    blob_splits,
     check_run,
+    check_task,
     train_arms,
 )
 from vidconv.layers.inflate import inflate_batchnorm, inflate_conv, inflate_pool
@@ -221,14 +222,11 @@ INIT_RUN = SmallRun(train_clips=128, test_clips=128, epochs=3, lr=1e-3)
 def inflation_init_experiment(
     seeds: Sequence[int] = (0, 1, 2, 3),
     run: SmallRun = INIT_RUN,
+    task: BlobTask = BlobTask(),
     *,
     frame_epochs: int = 2,
     frame_clips: int = 256,
-    frames: int = 8,
-    size: int = 16,
-    num_classes: int = 2,
     width: int = 8,
-    noise: float = 0.05,
     device: torch.device | None = None,
 ) -> InitResult:
     """Pretrain a :class:`FrameNet2d` on blob sectors, then train a
@@ -237,23 +235,21 @@ def inflation_init_experiment(
     ``run``'s batch size and rate for ``frame_epochs`` epochs."""
     seeds = check_ints(seeds, "seeds", minimum=0, maximum=2**30)
     check_run(run)
+    check_task(task)
+    frames, size, num_classes = task.frames, task.size, task.num_classes
     check_positive_ints(
         frame_epochs=frame_epochs, frame_clips=frame_clips, width=width
     )
-    check_positive_int(size, "size", minimum=8)
     device = torch.device("cpu") if device is None else check_device(device)
     epochs = run.epochs
     loss = {init: torch.zeros(len(seeds), epochs) for init in INITS}
     accuracy = {init: torch.zeros(len(seeds), epochs + 1) for init in INITS}
     frame_accuracy = []
-    options = dict(
-        frames=frames, size=size, num_classes=num_classes, noise=noise
-    )
     with one_cpu_thread(device):
         for i, seed in enumerate(seeds):
-            train, test = blob_splits(run, 3 * seed, **options)
+            train, test = task.splits(run, 3 * seed)
             frame_clip_set = clip_tensors(
-                RotatingBlobs(frame_clips, seed=3 * seed + 2, **options)
+                RotatingBlobs(frame_clips, seed=3 * seed + 2, **task.options())
             ).tensors[0]
             frame_net, acc = _pretrain(
                 frame_clip_set,
@@ -267,13 +263,14 @@ def inflation_init_experiment(
                 device=device,
             )
             frame_accuracy.append(acc)
-            arms = train_arms(  # the same head for every init
-                {
-                    init: lambda kind=init: ClipNet3d(
-                        frame_net, num_classes, frames=frames, init=kind
-                    )
-                    for init in INITS
-                },
+            builds = {
+                init: lambda kind=init: ClipNet3d(
+                    frame_net, num_classes, frames=frames, init=kind
+                )
+                for init in INITS
+            }  # the same head for every init
+            arms = train_arms(
+                builds,
                 train,
                 test,
                 run,

@@ -22,9 +22,10 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from vidconv.experiments.small_run import (
+    BlobTask,
     SmallRun,
-    blob_splits,
     check_run,
+    check_task,
     train_and_test,
 )
 from vidconv.utils.checks import (
@@ -126,12 +127,9 @@ STREAM_RUN = SmallRun(train_clips=192, test_clips=256, epochs=3, lr=1e-3)
 def two_stream_experiment(
     seeds: Sequence[int] = (0, 1, 2),
     run: SmallRun = STREAM_RUN,
+    task: BlobTask = BlobTask(),
     *,
-    frames: int = 8,
-    size: int = 16,
-    num_classes: int = 2,
     width: int = 8,
-    noise: float = 0.05,
     device: torch.device | None = None,
 ) -> TwoStreamResult:
     """Train an appearance and a motion :class:`StreamNet3d` on the same
@@ -139,17 +137,16 @@ def two_stream_experiment(
     their softmax outputs by averaging; per seed."""
     seeds = check_ints(seeds, "seeds", minimum=0, maximum=2**30)
     check_run(run)
+    check_task(task)
+    size, num_classes = task.size, task.num_classes
     check_positive_ints(width=width)
     device = torch.device("cpu") if device is None else check_device(device)
     inputs = {STREAMS[0]: lambda x: x, STREAMS[1]: frame_differences}
     accuracy: dict[str, list[float]] = {s: [] for s in STREAMS}
     probabilities: dict[str, torch.Tensor] = {}
-    options = dict(
-        frames=frames, size=size, num_classes=num_classes, noise=noise
-    )
     with one_cpu_thread(device):
         for seed in seeds:
-            train, test = blob_splits(run, 2 * seed, **options)
+            train, test = task.splits(run, 2 * seed)
             (train_x, train_y), (test_x, labels) = train.tensors, test.tensors
             for stream, transform in inputs.items():
                 x = transform(train_x)  # (N, C, T, H, W) of this stream

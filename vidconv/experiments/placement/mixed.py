@@ -19,9 +19,10 @@ from torch.utils.data import TensorDataset
 
 from vidconv.analysis.counting import count_macs, count_parameters
 from vidconv.experiments.small_run import (
+    BlobTask,
     SmallRun,
-    blob_splits,
     check_run,
+    check_task,
     train_arms,
 )
 from vidconv.models.mixed import MIXED_MEMBERS, mixed_resnet, temporal_groups
@@ -29,7 +30,6 @@ from vidconv.utils.checks import (
     check_device,
     check_int,
     check_int_sequence,
-    check_positive_ints,
 )
 from vidconv.utils.table import Table
 
@@ -92,11 +92,8 @@ def _check_members(members: Sequence[str] | None) -> list[str]:
 def placement_experiment(
     members: Sequence[str] | None = None,
     run: SmallRun = PLACEMENT_RUN,
+    task: BlobTask = BlobTask(),
     *,
-    frames: int = 8,
-    size: int = 16,
-    num_classes: int = 2,
-    noise: float = 0.05,
     widths: Sequence[int] = MINI_WIDTHS,
     layers: Sequence[int] = MINI_LAYERS,
     seed: int = 0,
@@ -111,37 +108,25 @@ def placement_experiment(
     """
     members = _check_members(members)
     check_run(run)
-    check_positive_ints(frames=frames, size=size)
+    check_task(task)
     check_int(seed, "seed", minimum=0)
     check_int_sequence(widths, "widths", length=4, minimum=1)
     check_int_sequence(layers, "layers", length=4, minimum=1)
     device = check_device("cpu" if device is None else device)
-    train, test = blob_splits(
-        run,
-        seed,
-        reversed_test=True,
-        frames=frames,
-        size=size,
-        num_classes=num_classes,
-        noise=noise,
-    )
+    frames, size, num_classes = task.frames, task.size, task.num_classes
+    train, test = task.splits(run, seed, reversed_test=True)
+    builds = {
+        m: lambda m=m: mini_member(
+            m,
+            frames=frames,
+            num_classes=num_classes,
+            widths=widths,
+            layers=layers,
+        )
+        for m in members
+    }
     arms = train_arms(
-        {
-            m: lambda m=m: mini_member(
-                m,
-                frames=frames,
-                num_classes=num_classes,
-                widths=widths,
-                layers=layers,
-            )
-            for m in members
-        },
-        train,
-        test,
-        run,
-        seed=seed,
-        device=device,
-        curve=True,
+        builds, train, test, run, seed=seed, device=device, curve=True
     )
     rows = [
         {

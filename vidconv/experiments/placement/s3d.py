@@ -21,9 +21,10 @@ from torch.utils.data import TensorDataset
 from vidconv.analysis.counting import count_macs, count_parameters
 from vidconv.experiments.placement.mixed import PLACEMENT_RUN
 from vidconv.experiments.small_run import (
+    BlobTask,
     SmallRun,
-    blob_splits,
     check_run,
+    check_task,
     train_arms,
 )
 from vidconv.layers.blocks import ConvBnReLU3d
@@ -189,10 +190,8 @@ class HeavinessResult:
 def heaviness_experiment(
     settings: Mapping[str, Sequence[bool]] | None = None,
     run: SmallRun = PLACEMENT_RUN,
+    task: BlobTask = BlobTask(),
     *,
-    frames: int = 8,
-    size: int = 16,
-    num_classes: int = 2,
     width: int = 8,
     gating: bool = False,
     seed: int = 0,
@@ -208,29 +207,19 @@ def heaviness_experiment(
     if not settings:
         raise ValueError("settings must name at least one setting")
     check_run(run)
+    check_task(task)
     check_int(seed, "seed", minimum=0)
     device = check_device("cpu" if device is None else device)
-    train, test = blob_splits(
-        run,
-        seed,
-        reversed_test=True,
-        frames=frames,
-        size=size,
-        num_classes=num_classes,
-    )
+    frames, size, num_classes = task.frames, task.size, task.num_classes
+    train, test = task.splits(run, seed, reversed_test=True)
+    builds = {
+        name: lambda t=tuple(temporal): MiniS3D(
+            num_classes, t, width=width, gating=gating
+        )
+        for name, temporal in settings.items()
+    }
     arms = train_arms(
-        {
-            name: lambda t=tuple(temporal): MiniS3D(
-                num_classes, t, width=width, gating=gating
-            )
-            for name, temporal in settings.items()
-        },
-        train,
-        test,
-        run,
-        seed=seed,
-        device=device,
-        precise_bn=True,
+        builds, train, test, run, seed=seed, device=device, precise_bn=True
     )
     rows = [
         {

@@ -32,7 +32,12 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from vidconv.analysis.counting import count_macs, count_parameters
-from vidconv.experiments.small_run import SmallRun, blob_splits, check_run
+from vidconv.experiments.small_run import (
+    BlobTask,
+    SmallRun,
+    check_run,
+    check_task,
+)
 from vidconv.layers.blocks import Conv2Plus1d, FullConv3d, midplanes_for_2plus1d
 from vidconv.models.resnet import (
     BasicBlock,
@@ -210,11 +215,9 @@ EQUAL_PARAMETER_RUN = SmallRun(
 def equal_parameter_experiment(
     seeds: Sequence[int] = (0, 1, 2),
     run: SmallRun = EQUAL_PARAMETER_RUN,
+    task: BlobTask = BlobTask(num_classes=4),
     *,
     widths: Sequence[int] = (4, 8, 16, 32),
-    frames: int = 8,
-    size: int = 16,
-    num_classes: int = 4,
     device: torch.device | str | None = "cpu",
 ) -> ComparisonResult:
     """Train an R3D and an R(2+1)D miniature of equal parameters on the same
@@ -227,11 +230,11 @@ def equal_parameter_experiment(
     """
     seeds = list(check_ints(seeds, "seeds", minimum=0))
     check_run(run)
+    num_classes = check_task(task).num_classes
     device = check_device(device)
     widths = {"R3D": check_int_sequence(widths, "widths", length=4, minimum=1)}
     widths["R(2+1)D"] = matched_widths(widths["R3D"], num_classes=num_classes)
-    data = {"frames": frames, "size": size, "num_classes": num_classes}
-    train, test = blob_splits(run, 0, **data)  # the same data for every seed
+    train, test = task.splits(run, 0)  # the same data for every seed
     test = DataLoader(test, batch_size=256)
     losses: dict[str, list[list[float]]] = {k: [] for k in KINDS}
     accuracy: dict[str, list[float]] = {k: [] for k in KINDS}

@@ -19,9 +19,10 @@ from torch import nn
 
 from vidconv.analysis.counting import count_parameters
 from vidconv.experiments.small_run import (
+    BlobTask,
     SmallRun,
-    blob_splits,
     check_run,
+    check_task,
     train_arms,
 )
 from vidconv.layers.blocks import Conv2Plus1d, PerFrameConv2d
@@ -114,47 +115,52 @@ ARMS = {
 
 
 def temporal_vs_per_frame(
-    run: SmallRun = TEMPORAL_RUN, **options: object
+    run: SmallRun = TEMPORAL_RUN,
+    task: BlobTask | None = None,
+    **options: object,
 ) -> Table:
     """Train the three networks on the same synthetic data and report parameters, accuracy and time.
 
-    Takes :func:`temporal_vs_per_frame_curves`' arguments and returns its table (the same numbers).
+    Takes :func:`temporal_vs_per_frame_curves`' arguments (``task`` None: :data:`TEMPORAL_TASK`) and
+    returns its table (the same numbers).
     """
-    return temporal_vs_per_frame_curves(run, **options)[0]
+    task = TEMPORAL_TASK if task is None else task
+    return temporal_vs_per_frame_curves(run, task, **options)[0]
+
+
+#: Chapter 2's task: 7 frames, so that 4 speeds (+-1, +-2) are possible.
+TEMPORAL_TASK = BlobTask(frames=7, num_classes=4)
 
 
 def temporal_vs_per_frame_curves(
     run: SmallRun = TEMPORAL_RUN,
+    task: BlobTask = TEMPORAL_TASK,
     *,
     seed: int = 0,
     device: torch.device | None = None,
     progress: bool = False,
-    **dataset_options: int | float,
 ) -> tuple[Table, dict[str, dict[str, list[float]]]]:
     """The three networks under one budget: their table and training curves.
 
-    ``dataset_options`` go to :class:`~vidconv.data.synthetic.RotatingBlobs` (frames, size,
-    num_classes, noise); training clips are seeded by ``seed``, test clips by ``seed + 1``. The curves
-    map each model to lists over epochs 1..``run.epochs``: ``epoch``, ``train loss``, ``train top-1``
-    and ``test top-1`` (the test set is scored after every epoch; that time is not in "train seconds").
+    Training clips are seeded by ``seed``, test clips by ``seed + 1``. The curves map each model to
+    lists over epochs 1..``run.epochs``: ``epoch``, ``train loss``, ``train top-1`` and ``test top-1``
+    (the test set is scored after every epoch; that time is not in "train seconds").
     """
     check_run(run)
+    check_task(task)
     check_int(seed, "seed", minimum=0)
     check_bool(progress, "progress")
-    unknown = set(dataset_options) - {"frames", "size", "num_classes", "noise"}
-    if unknown:
-        raise TypeError(
-            f"unknown dataset option(s) {sorted(unknown)}; "
-            "RotatingBlobs takes frames, size, num_classes, noise"
-        )
     device = check_device(device)
-    train, test = blob_splits(run, seed, **dataset_options)
+    train, test = task.splits(run, seed)
     num_classes = int(train.tensors[1].max()) + 1
     # The clips are tiny (16x16 pixels): one thread, as every small run
     # (an epoch took 2.4 s on one thread, 11-15 s on two, on a busy 2-core
     # machine).
+    builds = {
+        name: lambda b=build: b(num_classes) for name, build in ARMS.items()
+    }
     arms = train_arms(
-        {name: lambda b=build: b(num_classes) for name, build in ARMS.items()},
+        builds,
         train,
         test,
         run,
