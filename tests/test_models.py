@@ -13,6 +13,7 @@ from torchvision.models import video as tv
 import vidconv
 import vidconv.models as M
 from vidconv.analysis.model_summary import summary
+from vidconv.layers.blocks import Conv2Plus1d
 from vidconv.models import weights as W
 
 SHARED = [  # builder name, clip that the network accepts, torchvision weights enum
@@ -723,3 +724,24 @@ def test_inflated_network_keeps_every_layer_in_the_2d_models_mode(train):
             torch.testing.assert_close(
                 inflated(clip), model(image), rtol=1e-4, atol=1e-4
             )
+
+
+def test_r2plus1d_stem_is_a_conv2plus1d_striding_space_only():
+    # The stem is Conv2Plus1d's four children (temporal_stride=1) + BN, ReLU:
+    # torchvision's layout, initialisation and output.
+    from torchvision.models.video.resnet import R2Plus1dStem as TorchStem
+
+    torch.manual_seed(0)
+    ours = M.R2Plus1dStem()
+    torch.manual_seed(0)
+    theirs = TorchStem()
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    for a, b in zip(ours.state_dict().values(), theirs.state_dict().values()):
+        assert torch.equal(a, b)
+    x = torch.randn(1, 3, 4, 16, 16)
+    torch.testing.assert_close(ours.eval()(x), theirs.eval()(x))
+    assert ours(x).shape == (1, 64, 4, 8, 8)  # time kept, space halved
+    block = Conv2Plus1d(4, 8, mid_channels=6, stride=2, temporal_stride=1)
+    assert block(torch.randn(1, 4, 4, 8, 8)).shape == (1, 8, 4, 4, 4)
+    with pytest.raises(ValueError, match="temporal_stride must be >= 1"):
+        Conv2Plus1d(4, 8, temporal_stride=0)

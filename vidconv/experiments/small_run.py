@@ -46,16 +46,16 @@ class SmallRun:
         )
         check_number(self.lr, "lr", minimum=0.0, exclusive_minimum=True)
 
+    @classmethod
+    def check(cls, run: object) -> SmallRun:
+        """``run`` itself, or a TypeError naming what came instead."""
+        if not isinstance(run, cls):
+            raise TypeError(f"run must be a SmallRun, got {type(run).__name__}")
+        return run
+
     def replace(self, **changes: int | float) -> SmallRun:
         """This run with some fields changed (and checked again)."""
         return dataclasses.replace(self, **changes)
-
-
-def check_run(run: object) -> SmallRun:
-    """``run`` itself, or a TypeError naming what came instead."""
-    if not isinstance(run, SmallRun):
-        raise TypeError(f"run must be a SmallRun, got {type(run).__name__}")
-    return run
 
 
 @dataclasses.dataclass
@@ -124,7 +124,7 @@ def train_and_test(
     dropout it shifts the later masks: arms compared must be scored alike. The callers check the data; this runs on the
     CPU threads it is given (see :func:`vidconv.utils.device.one_cpu_thread`).
     """
-    check_run(run)
+    SmallRun.check(run)
     torch.manual_seed(seed)  # the same initialisation stream for every arm
     model = build().to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=run.lr)
@@ -177,6 +177,15 @@ class BlobTask:
     def __post_init__(self) -> None:
         RotatingBlobs(1, **self.options())  # its checks; it renders nothing
 
+    @classmethod
+    def check(cls, task: object) -> BlobTask:
+        """``task`` itself, or a TypeError naming what came instead."""
+        if not isinstance(task, cls):
+            raise TypeError(
+                f"task must be a BlobTask, got {type(task).__name__}"
+            )
+        return task
+
     def options(self) -> dict[str, int | float]:
         """The keyword arguments of :class:`RotatingBlobs`."""
         return dataclasses.asdict(self)
@@ -187,19 +196,12 @@ class BlobTask:
         """``run.train_clips`` clips of ``seed`` and ``run.test_clips`` of
         ``seed + 1``; with ``reversed_test`` the test clips are also played
         backwards (see :func:`~vidconv.data.synthetic.clip_tensors`)."""
-        check_run(run)
+        SmallRun.check(run)
         train = RotatingBlobs(run.train_clips, seed=seed, **self.options())
         test = RotatingBlobs(run.test_clips, seed=seed + 1, **self.options())
         return clip_tensors(train), clip_tensors(
             test, with_reversed=reversed_test
         )
-
-
-def check_task(task: object) -> BlobTask:
-    """``task`` itself, or a TypeError naming what came instead."""
-    if not isinstance(task, BlobTask):
-        raise TypeError(f"task must be a BlobTask, got {type(task).__name__}")
-    return task
 
 
 def train_arms(

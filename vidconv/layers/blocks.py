@@ -138,8 +138,10 @@ def _check_2plus1d_args(
     k_s: int,
     stride: int,
     padding: int | None,
-) -> tuple[int, int, int]:
-    """Conv2Plus1d's arguments checked: its M, temporal and spatial padding."""
+    temporal_stride: int | None = None,
+) -> tuple[int, int, int, int]:
+    """Conv2Plus1d's arguments checked: its M, temporal stride, temporal and
+    spatial padding."""
     check_conv_args(
         "Conv2Plus1d", in_channels, out_channels, 1, stride, padding
     )
@@ -151,10 +153,13 @@ def _check_2plus1d_args(
         )
     check_positive_int(mid_channels, "mid_channels")
     check_positive_int(stride, "stride")
+    if temporal_stride is None:
+        temporal_stride = stride
+    check_positive_int(temporal_stride, "temporal_stride")
     if padding is None:
-        return mid_channels, (k_t - 1) // 2, (k_s - 1) // 2
+        return mid_channels, temporal_stride, (k_t - 1) // 2, (k_s - 1) // 2
     check_nonnegative_int(padding, "padding")
-    return mid_channels, padding, padding
+    return mid_channels, temporal_stride, padding, padding
 
 
 class Conv2Plus1d(nn.Sequential):
@@ -173,7 +178,8 @@ class Conv2Plus1d(nn.Sequential):
         temporal_kernel_size, spatial_kernel_size: ``k_t`` and ``k_s`` of the
             factorised ``k_t x k_s x k_s`` kernel.
         stride: applied spatially by the first conv and temporally by the
-            second.
+            second; ``temporal_stride``, when given, replaces it in the
+            second (R(2+1)D's stem strides space only).
         padding: ``None`` keeps "same"-style padding ``(kernel_size - 1) // 2``
             on each axis; an int pads every axis by that much.
     """
@@ -188,10 +194,18 @@ class Conv2Plus1d(nn.Sequential):
         spatial_kernel_size: int = 3,
         stride: int = 1,
         padding: int | None = None,
+        temporal_stride: int | None = None,
     ) -> None:
         k_t, k_s = temporal_kernel_size, spatial_kernel_size
-        mid_channels, pad_t, pad_s = _check_2plus1d_args(
-            in_channels, out_channels, mid_channels, k_t, k_s, stride, padding
+        mid_channels, t_stride, pad_t, pad_s = _check_2plus1d_args(
+            in_channels,
+            out_channels,
+            mid_channels,
+            k_t,
+            k_s,
+            stride,
+            padding,
+            temporal_stride,
         )
         super().__init__(
             nn.Conv3d(
@@ -208,7 +222,7 @@ class Conv2Plus1d(nn.Sequential):
                 mid_channels,
                 out_channels,
                 (k_t, 1, 1),
-                stride=(stride, 1, 1),
+                stride=(t_stride, 1, 1),
                 padding=(pad_t, 0, 0),
                 bias=False,
             ),

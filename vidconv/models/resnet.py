@@ -173,25 +173,16 @@ class R2Plus1dStem(nn.Sequential):
     ) -> None:
         check_positive_int(out_channels, "out_channels")
         check_positive_int(mid_channels, "mid_channels")
+        factorised = Conv2Plus1d(  # 1x7x7 (stride 2 in space), then 3x1x1
+            3,
+            out_channels,
+            mid_channels=mid_channels,
+            spatial_kernel_size=7,
+            stride=2,
+            temporal_stride=1,
+        )
         super().__init__(
-            nn.Conv3d(
-                3,
-                mid_channels,
-                (1, 7, 7),
-                stride=(1, 2, 2),
-                padding=(0, 3, 3),
-                bias=False,
-            ),
-            nn.BatchNorm3d(mid_channels),
-            nn.ReLU(inplace=True),
-            nn.Conv3d(
-                mid_channels,
-                out_channels,
-                (3, 1, 1),
-                stride=1,
-                padding=(1, 0, 0),
-                bias=False,
-            ),
+            *factorised,  # children 0-3, as torchvision numbers them
             nn.BatchNorm3d(out_channels),
             nn.ReLU(inplace=True),
         )

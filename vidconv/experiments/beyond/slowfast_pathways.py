@@ -27,7 +27,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from vidconv.analysis.counting import count_parameters
-from vidconv.experiments.small_run import SmallRun, check_run, train_arms
+from vidconv.experiments.small_run import SmallRun, train_arms
 from vidconv.models._clip import check_clip
 from vidconv.models.slowfast import SlowFast
 from vidconv.utils.checks import (
@@ -176,7 +176,7 @@ def pathways_experiment(
 
     Seeded: the data by ``seed`` and ``seed + 1``, every network's initialisation and batch order by ``seed``.
     """
-    check_run(run)
+    SmallRun.check(run)
     alpha = check_int(alpha, "alpha", minimum=2)
     if check_int(frames, "frames", minimum=alpha) % alpha:
         raise ValueError(

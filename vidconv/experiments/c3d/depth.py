@@ -21,13 +21,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from vidconv.analysis.counting import count_parameters
-from vidconv.experiments.small_run import (
-    BlobTask,
-    SmallRun,
-    check_run,
-    check_task,
-    train_arms,
-)
+from vidconv.experiments.small_run import BlobTask, SmallRun, train_arms
 from vidconv.models._clip import check_clip
 from vidconv.utils.checks import (
     check_device,
@@ -225,8 +219,8 @@ def temporal_depth_experiment(
     settings = dict(DEPTH_SETTINGS if settings is None else settings)
     if not settings:
         raise ValueError("settings must name at least one setting")
-    check_run(run)
-    check_task(task)
+    SmallRun.check(run)
+    BlobTask.check(task)
     device = check_device("cpu" if device is None else device)
     frames, size, num_classes = task.frames, task.size, task.num_classes
     train, test = task.splits(run, seed, reversed_test=True)

@@ -31,13 +31,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from vidconv.data.synthetic import RotatingBlobs, clip_tensors
-from vidconv.experiments.small_run import (
-    BlobTask,
-    SmallRun,
-    check_run,
-    check_task,
-    train_arms,
-)
+from vidconv.experiments.small_run import BlobTask, SmallRun, train_arms
 from vidconv.layers.inflate import inflate_batchnorm, inflate_conv, inflate_pool
 from vidconv.training.steps import gradient_steps
 from vidconv.utils.checks import (
@@ -234,8 +228,8 @@ def inflation_init_experiment(
     init gets the same clips, batch order and head. The pretraining uses
     ``run``'s batch size and rate for ``frame_epochs`` epochs."""
     seeds = check_ints(seeds, "seeds", minimum=0, maximum=2**30)
-    check_run(run)
-    check_task(task)
+    SmallRun.check(run)
+    BlobTask.check(task)
     frames, size, num_classes = task.frames, task.size, task.num_classes
     check_positive_ints(
         frame_epochs=frame_epochs, frame_clips=frame_clips, width=width

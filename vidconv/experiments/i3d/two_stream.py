@@ -21,13 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from vidconv.experiments.small_run import (
-    BlobTask,
-    SmallRun,
-    check_run,
-    check_task,
-    train_and_test,
-)
+from vidconv.experiments.small_run import BlobTask, SmallRun, train_and_test
 from vidconv.utils.checks import (
     check_clip_channels,
     check_device,
@@ -136,8 +130,8 @@ def two_stream_experiment(
     RotatingBlobs clips (same seed, batches, optimizer and epochs) and fuse
     their softmax outputs by averaging; per seed."""
     seeds = check_ints(seeds, "seeds", minimum=0, maximum=2**30)
-    check_run(run)
-    check_task(task)
+    SmallRun.check(run)
+    BlobTask.check(task)
     size, num_classes = task.size, task.num_classes
     check_positive_ints(width=width)
     device = torch.device("cpu") if device is None else check_device(device)

@@ -18,13 +18,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from vidconv.analysis.counting import count_macs, count_parameters
-from vidconv.experiments.small_run import (
-    BlobTask,
-    SmallRun,
-    check_run,
-    check_task,
-    train_arms,
-)
+from vidconv.experiments.small_run import BlobTask, SmallRun, train_arms
 from vidconv.models.mixed import MIXED_MEMBERS, mixed_resnet, temporal_groups
 from vidconv.utils.checks import (
     check_device,
@@ -107,8 +101,8 @@ def placement_experiment(
     ``2`` not), parameters, multiply-adds per clip at the miniature's size, and test top-1.
     """
     members = _check_members(members)
-    check_run(run)
-    check_task(task)
+    SmallRun.check(run)
+    BlobTask.check(task)
     check_int(seed, "seed", minimum=0)
     check_int_sequence(widths, "widths", length=4, minimum=1)
     check_int_sequence(layers, "layers", length=4, minimum=1)

@@ -20,13 +20,7 @@ from torch.utils.data import TensorDataset
 
 from vidconv.analysis.counting import count_macs, count_parameters
 from vidconv.experiments.placement.mixed import PLACEMENT_RUN
-from vidconv.experiments.small_run import (
-    BlobTask,
-    SmallRun,
-    check_run,
-    check_task,
-    train_arms,
-)
+from vidconv.experiments.small_run import BlobTask, SmallRun, train_arms
 from vidconv.layers.blocks import ConvBnReLU3d
 from vidconv.layers.inception import InceptionBlock3d
 from vidconv.models._clip import check_clip
@@ -206,8 +200,8 @@ def heaviness_experiment(
     settings = dict(HEAVINESS_SETTINGS if settings is None else settings)
     if not settings:
         raise ValueError("settings must name at least one setting")
-    check_run(run)
-    check_task(task)
+    SmallRun.check(run)
+    BlobTask.check(task)
     check_int(seed, "seed", minimum=0)
     device = check_device("cpu" if device is None else device)
     frames, size, num_classes = task.frames, task.size, task.num_classes

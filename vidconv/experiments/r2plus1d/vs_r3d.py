@@ -32,12 +32,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from vidconv.analysis.counting import count_macs, count_parameters
-from vidconv.experiments.small_run import (
-    BlobTask,
-    SmallRun,
-    check_run,
-    check_task,
-)
+from vidconv.experiments.small_run import BlobTask, SmallRun
 from vidconv.layers.blocks import Conv2Plus1d, FullConv3d, midplanes_for_2plus1d
 from vidconv.models.resnet import (
     BasicBlock,
@@ -229,8 +224,8 @@ def equal_parameter_experiment(
     training loss and each run's final test accuracy.
     """
     seeds = list(check_ints(seeds, "seeds", minimum=0))
-    check_run(run)
-    num_classes = check_task(task).num_classes
+    SmallRun.check(run)
+    num_classes = BlobTask.check(task).num_classes
     device = check_device(device)
     widths = {"R3D": check_int_sequence(widths, "widths", length=4, minimum=1)}
     widths["R(2+1)D"] = matched_widths(widths["R3D"], num_classes=num_classes)

@@ -18,13 +18,7 @@ import torch
 from torch import nn
 
 from vidconv.analysis.counting import count_parameters
-from vidconv.experiments.small_run import (
-    BlobTask,
-    SmallRun,
-    check_run,
-    check_task,
-    train_arms,
-)
+from vidconv.experiments.small_run import BlobTask, SmallRun, train_arms
 from vidconv.layers.blocks import Conv2Plus1d, PerFrameConv2d
 from vidconv.utils.checks import (
     check_bool,
@@ -146,8 +140,8 @@ def temporal_vs_per_frame_curves(
     lists over epochs 1..``run.epochs``: ``epoch``, ``train loss``, ``train top-1`` and ``test top-1``
     (the test set is scored after every epoch; that time is not in "train seconds").
     """
-    check_run(run)
-    check_task(task)
+    SmallRun.check(run)
+    BlobTask.check(task)
     check_int(seed, "seed", minimum=0)
     check_bool(progress, "progress")
     device = check_device(device)
