@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from vidconv.data._seeking import decode_forward, seek_start
 from vidconv.utils.checks import check_choice, check_int, check_tensor
 
 
@@ -116,18 +117,24 @@ def _decode(
     container: Any, wanted: list[int] | None, path: Path
 ) -> dict[int, np.ndarray]:
     """Frame number -> ``(H, W, 3)`` uint8 for the frames in ``wanted``
-    (every frame when ``None``), decoding no further than the last one."""
+    (every frame when ``None``), decoding no further than the last one.
+
+    A clip that starts late is decoded from the keyframe at or before its
+    first frame, found by demuxing (cheap: no pixels); every frame is
+    numbered by its timestamp, so the frames are those a decode from frame
+    0 gives. Files without timestamps are decoded from the start.
+    """
     stream = container.streams.video[0]
     needed = None if wanted is None else set(wanted)
     last = None if wanted is None else max(wanted)
-    kept, decoded = {}, 0
+    start, order = 0, {}
     try:
-        for frame in container.decode(stream):
-            if needed is None or decoded in needed:
-                kept[decoded] = frame.to_ndarray(format="rgb24")
-            decoded += 1
-            if last is not None and decoded > last:
-                break
+        if wanted is not None and min(wanted) > 0:
+            start, order = seek_start(container, min(wanted))
+        kept, decoded = decode_forward(container, needed, last, start, order)
+        if kept is None:  # a frame's pts was not a packet's: count from 0
+            container.seek(0, stream=stream, backward=True, any_frame=False)
+            kept, decoded = decode_forward(container, needed, last, 0, {})
     except _av().error.FFmpegError as err:
         raise ValueError(
             f"video file is damaged or truncated: {path} ({err})"
@@ -163,9 +170,10 @@ def read_frames(
     when ``None``) as ``(3, T, H, W)``: floats in [0, 1], or the decoder's
     own 8-bit values with ``dtype=torch.uint8``.
 
-    Decoding stops after the last index asked for, and only the chosen
-    frames are converted and kept: a 16-frame clip from a long video costs
-    16 frames of memory, not the whole video's.
+    Decoding starts at the keyframe at or before the first index asked
+    for and stops after the last, and only the chosen frames are converted
+    and kept: a 16-frame clip from late in a long video costs a GOP of
+    decoding and 16 frames of memory, not the whole video's.
     """
     check_choice(dtype, "dtype", _DTYPES)
     p, container = _open(path)
