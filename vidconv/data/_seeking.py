@@ -16,15 +16,18 @@ def _presentation_index(container: Any) -> tuple[dict[int, int], list[int]]:
     stream = container.streams.video[0]
     stamps, keys = [], []
     for packet in container.demux(stream):
-        if packet.size == 0:  # the flush packet at the end
-            continue
+        if packet.size == 0 or getattr(packet, "is_discard", False):
+            continue  # the flush packet, or one the decoder never shows
         if packet.pts is None:
             return {}, []
         stamps.append(packet.pts)
         if packet.is_keyframe:
             keys.append(packet.pts)
     order = {pts: i for i, pts in enumerate(sorted(stamps))}
-    return (order, keys) if len(order) == len(stamps) else ({}, [])
+    declared = int(stream.frames)  # 0 when the header does not say
+    if len(order) != len(stamps) or (declared and declared != len(order)):
+        return {}, []  # numbering by pts might shift frames: do not seek
+    return order, keys
 
 
 def seek_start(container: Any, first: int) -> tuple[int, dict[int, int]]:

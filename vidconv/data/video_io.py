@@ -113,33 +113,53 @@ def _check_indices(
     return wanted
 
 
+def _sought(container: Any, wanted: list[int]) -> dict[int, np.ndarray] | None:
+    """The frames in ``wanted`` decoded from the keyframe before the first,
+    or None where that cannot be trusted (no timestamps, a seek that lands
+    elsewhere, a frame missing, any decoder error): then the caller decodes
+    from frame 0, so seeking never makes a readable file fail."""
+    try:
+        start, order = seek_start(container, min(wanted))
+        if not order:
+            return None
+        kept, _ = decode_forward(
+            container, set(wanted), max(wanted), start, order
+        )
+    except _av().error.FFmpegError:
+        return None
+    return kept if kept is not None and set(wanted) <= set(kept) else None
+
+
 def _decode(
     container: Any, wanted: list[int] | None, path: Path
 ) -> dict[int, np.ndarray]:
     """Frame number -> ``(H, W, 3)`` uint8 for the frames in ``wanted``
     (every frame when ``None``), decoding no further than the last one.
 
-    A clip that starts late is decoded from the keyframe at or before its
-    first frame, found by demuxing (cheap: no pixels); every frame is
-    numbered by its timestamp, so the frames are those a decode from frame
-    0 gives. Files without timestamps are decoded from the start.
+    A clip that starts late is first decoded from the keyframe at or before
+    its first frame (see :mod:`vidconv.data._seeking`); where that cannot
+    be trusted the file is decoded from frame 0, counting frames.
     """
+    fresh = None
+    if wanted is not None and min(wanted) > 0:
+        kept = _sought(container, wanted)
+        if kept is not None:
+            return kept
+        _, fresh = _open(path)  # a new demuxer: some files cannot seek back
+        container = fresh
     stream = container.streams.video[0]
+    declared = int(stream.frames)
     needed = None if wanted is None else set(wanted)
     last = None if wanted is None else max(wanted)
-    start, order = 0, {}
     try:
-        if wanted is not None and min(wanted) > 0:
-            start, order = seek_start(container, min(wanted))
-        kept, decoded = decode_forward(container, needed, last, start, order)
-        if kept is None:  # a frame's pts was not a packet's: count from 0
-            container.seek(0, stream=stream, backward=True, any_frame=False)
-            kept, decoded = decode_forward(container, needed, last, 0, {})
+        kept, decoded = decode_forward(container, needed, last, 0, {})
     except _av().error.FFmpegError as err:
         raise ValueError(
             f"video file is damaged or truncated: {path} ({err})"
         ) from err
-    declared = int(stream.frames)
+    finally:
+        if fresh is not None:
+            fresh.close()
     missing = sorted((needed or set()) - set(kept))
     if not kept or missing or (needed is None and decoded < declared):
         raise ValueError(
